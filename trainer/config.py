@@ -1,0 +1,252 @@
+"""The run configuration shared by the trainer and the monitor.
+
+This module is the contract between the two processes, so it imports nothing
+heavy: no TensorFlow, no Textual. Every bad value is reported as one
+`ConfigError` line that names the option, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, NoReturn
+
+MODELS = ("small", "large")
+STRATEGIES = ("default", "mirrored")
+
+
+class ConfigError(ValueError):
+    """A bad configuration value, worded for the person who typed it."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that decides how one training attempt uses memory.
+
+    Defaults follow the seed: 256x256 images, batch 32, the smaller CNN.
+    `data=None` means the built-in demo.
+    """
+
+    data: str | None = None
+    image_size: int = 256
+    batch_size: int = 32
+    epochs: int = 5
+    steps_per_epoch: int | None = None
+    model: str = "small"
+    memory_growth: bool = False
+    gpu_memory_limit: int | None = None
+    mixed_precision: bool = False
+    grad_accum: int = 1
+    host_memory_limit: int | None = None
+    strategy: str = "default"
+    learning_rate: float = 1e-3
+    validation_split: float = 0.0
+    seed: int = 0
+    shuffle_buffer: int = 1024
+    prefetch: int = -1
+    cpu_devices: int = 1
+    backup_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    @property
+    def effective_batch(self) -> int:
+        """Examples per applied weight update (batch x accumulation)."""
+        return self.batch_size * self.grad_accum
+
+    def replace(self, **changes: Any) -> RunConfig:
+        """A copy with `changes` applied and validated."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], source: str = "config") -> RunConfig:
+        """Build from a JSON/TOML mapping, naming unknown keys and wrong types."""
+        known = {f.name: f for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            name = key.replace("-", "_")
+            if name not in known:
+                raise ConfigError(
+                    f"{source}: unknown key {key!r}; known keys: {', '.join(sorted(known))}"
+                )
+            kwargs[name] = _coerce(name, value, source)
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "config.json") -> RunConfig:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected a JSON object of settings")
+        return cls.from_mapping(data, source)
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunConfig:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
+        return cls.from_json(text, str(path))
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
+
+
+# --- validation -------------------------------------------------------------
+
+_INT_RANGES: dict[str, tuple[int, int]] = {
+    "image_size": (8, 4096),
+    "batch_size": (1, 1 << 20),
+    "epochs": (1, 100_000),
+    "steps_per_epoch": (1, 10_000_000),
+    "gpu_memory_limit": (16, 10_000_000),
+    "grad_accum": (1, 4096),
+    "host_memory_limit": (64, 100_000_000),
+    "seed": (0, 2**31 - 1),
+    "shuffle_buffer": (0, 10_000_000),
+    "prefetch": (-1, 1024),
+    "cpu_devices": (1, 64),
+}
+_FLOAT_RANGES: dict[str, tuple[float, float, str]] = {
+    "learning_rate": (0.0, 10.0, "a number above 0 and at most 10"),
+    "validation_split": (0.0, 0.9, "a number from 0 to 0.9"),
+}
+_CHOICES: dict[str, tuple[str, ...]] = {"model": MODELS, "strategy": STRATEGIES}
+
+
+def flag(name: str) -> str:
+    """The command-line spelling of a field: batch_size -> --batch-size."""
+    return "--" + name.replace("_", "-")
+
+
+def validate(cfg: RunConfig) -> None:
+    """Raise ConfigError naming the first bad field, its value and the allowed range."""
+    for name, (lo, hi) in _INT_RANGES.items():
+        value = getattr(cfg, name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{flag(name)}: {value!r} is not a whole number; use {lo} to {hi}")
+        if not lo <= value <= hi:
+            raise ConfigError(f"{flag(name)}: {value} is out of range; use a whole number from {lo} to {hi}")
+    for name, (lo, hi, words) in _FLOAT_RANGES.items():
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ConfigError(f"{flag(name)}: {value!r} is not a number; use {words}")
+        low_ok = value > lo if name == "learning_rate" else value >= lo
+        if not (low_ok and value <= hi):
+            raise ConfigError(f"{flag(name)}: {value} is out of range; use {words}")
+    for name, choices in _CHOICES.items():
+        value = getattr(cfg, name)
+        if value not in choices:
+            raise ConfigError(f"{flag(name)}: {value!r} is not one of {', '.join(choices)}")
+    for name in ("memory_growth", "mixed_precision"):
+        if not isinstance(getattr(cfg, name), bool):
+            raise ConfigError(f"{flag(name)}: {getattr(cfg, name)!r} must be true or false")
+    for name in ("data", "backup_dir"):
+        value = getattr(cfg, name)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise ConfigError(f"{flag(name)}: {value!r} must be a folder path")
+    if cfg.memory_growth and cfg.gpu_memory_limit is not None:
+        raise ConfigError(
+            "--memory-growth and --gpu-memory-limit cannot be combined on one GPU; choose one"
+        )
+    if cfg.strategy == "mirrored" and cfg.grad_accum > 1:
+        # Keras applies accumulated gradients per replica only for single-device
+        # training; refusing is clearer than silently different maths.
+        raise ConfigError("--grad-accum above 1 is not supported with --strategy mirrored; choose one")
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    """TOML/JSON values to field types; ints are accepted where floats are expected."""
+    if name in _FLOAT_RANGES and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if name in _INT_RANGES and isinstance(value, float) and value.is_integer():
+        # JSON writers sometimes emit 32.0; a fractional batch is still an error.
+        return int(value)
+    if name in _INT_RANGES and value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{source}: {name} = {value!r} is not a whole number")
+    if name in ("memory_growth", "mixed_precision") and not isinstance(value, bool):
+        raise ConfigError(f"{source}: {name} = {value!r} must be true or false")
+    if name in _CHOICES and not isinstance(value, str):
+        raise ConfigError(f"{source}: {name} = {value!r} must be one of {', '.join(_CHOICES[name])}")
+    return value
+
+
+# --- the shared command line ------------------------------------------------
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line instead of usage + error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+_HELP: dict[str, tuple[str, str]] = {
+    # field: (help text, metavar)
+    "data": ("folder with one subfolder of images per class (default: the built-in demo), e.g. --data ~/photos", "DIR"),
+    "image_size": ("images are resized to N x N pixels (default 256), e.g. --image-size 64", "N"),
+    "batch_size": ("examples per step (default 32); the first thing to lower on OOM, e.g. --batch-size 16", "N"),
+    "epochs": ("passes over the data (default 5), e.g. --epochs 10", "N"),
+    "steps_per_epoch": ("stop each epoch after N steps (default: the whole data), e.g. --steps-per-epoch 50", "N"),
+    "model": ("the seed's CNN: small (16/32/64 filters) or large (32/64/128), e.g. --model large", "small|large"),
+    "memory_growth": ("let TensorFlow take GPU memory as needed instead of all at start", None),
+    "gpu_memory_limit": ("cap TensorFlow at MB of memory per GPU, e.g. --gpu-memory-limit 4096", "MB"),
+    "mixed_precision": ("compute in float16 (mixed_float16), about half the activation memory", None),
+    "grad_accum": ("accumulate gradients over N steps: effective batch = batch x N, e.g. --grad-accum 4", "N"),
+    "host_memory_limit": ("address-space limit for the trainer in MB, e.g. --host-memory-limit 8192", "MB"),
+    "strategy": ("distribution strategy: default or mirrored (all GPUs), e.g. --strategy mirrored", "default|mirrored"),
+    "learning_rate": ("Adam learning rate (default 0.001), e.g. --learning-rate 3e-4", "X"),
+    "validation_split": ("fraction of the data held out for validation (default 0), e.g. --validation-split 0.2", "X"),
+    "seed": ("random seed for shuffling and weights (default 0), e.g. --seed 42", "N"),
+    "shuffle_buffer": ("examples held in the shuffle buffer (default 1024; lower saves host memory)", "N"),
+    "prefetch": ("batches prefetched (default -1 = AUTOTUNE; lower saves host memory)", "N"),
+    "cpu_devices": ("split the CPU into N logical devices (for testing --strategy mirrored)", "N"),
+    "backup_dir": ("where resume backups live (default: inside the run folder)", "DIR"),
+}
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one flag per RunConfig field. Every default is None so that a flag
+    given on the command line can be told apart from one left out, which lets
+    flags override a config file."""
+    types = {f.name: f.type for f in fields(RunConfig)}
+    group = parser.add_argument_group("run options")
+    for name, (text, metavar) in _HELP.items():
+        ftype = str(types[name])
+        if "bool" in ftype:
+            group.add_argument(flag(name), dest=name, action=argparse.BooleanOptionalAction, default=None, help=text)
+            continue
+        kind: Any = str
+        if "int" in ftype:
+            kind = int
+        elif "float" in ftype:
+            kind = float
+        kwargs: dict[str, Any] = {"dest": name, "default": None, "help": text, "metavar": metavar, "type": kind}
+        if name in _CHOICES:
+            kwargs["choices"] = _CHOICES[name]
+            kwargs.pop("metavar")
+        group.add_argument(flag(name), **kwargs)
+
+
+def config_from_args(ns: argparse.Namespace, base: RunConfig | None = None) -> RunConfig:
+    """Overlay the flags that were given on `base` (default: the defaults)."""
+    base = base or RunConfig()
+    changes = {name: getattr(ns, name) for name in _HELP if getattr(ns, name, None) is not None}
+    return base.replace(**changes)
