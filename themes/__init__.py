@@ -1,0 +1,1 @@
+"""Theme files shipped inside the package as tui.themes_data (see tui/themes.py)."""

@@ -1,0 +1,46 @@
+"""Every key of the screen in one table: bindings, help screen and command
+palette are all built from it, so they cannot disagree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class Key:
+    key: str
+    action: str
+    label: str  # short, for the footer
+    description: str  # one sentence, for help and the command palette
+    show: bool = True  # shown in the footer (all are in help and the palette)
+
+
+KEYS: tuple[Key, ...] = (
+    Key("s", "stop", "Stop", "Stop the run gracefully (it finishes the step and saves); press again to force"),
+    Key("r", "relaunch", "Relaunch", "Relaunch with the same settings (stops a live run first)"),
+    Key("b", "halve_batch", "½ batch", "Relaunch with half the batch size"),
+    Key("g", "toggle_growth", "Growth", "Toggle TensorFlow memory growth and relaunch"),
+    Key("c", "toggle_model", "CNN", "Switch between the small and the large CNN and relaunch"),
+    Key("m", "toggle_precision", "Mixed", "Toggle mixed precision (float16) and relaunch"),
+    Key("a", "double_accum", "Accum×2", "Double gradient accumulation and relaunch", show=False),
+    Key("A", "toggle_auto", "Auto", "Toggle automatic recovery from out-of-memory", show=False),
+    Key("f", "find_batch", "Find batch", "Find the largest batch that fits, then relaunch with it", show=False),
+    Key("l", "show_log", "Log", "Show the trainer's full log (scrollable)"),
+    Key("t", "next_theme", "Theme", "Switch to the next theme", show=False),
+    Key("question_mark", "help", "Help", "Show every key"),
+    Key("q", "quit_app", "Quit", "Quit (asks first when a run is going)"),
+)
+
+
+def display_key(key: str) -> str:
+    return "?" if key == "question_mark" else key
+
+
+def bindings() -> list[Binding]:
+    return [
+        Binding(k.key, k.action, k.label, show=k.show, id=k.action, tooltip=k.description,
+                key_display=display_key(k.key))
+        for k in KEYS
+    ]
