@@ -1,0 +1,88 @@
+"""Host memory and the trainer's process tree, read with psutil.
+
+The tree keeps its `psutil.Process` objects between samples: `cpu_percent`
+needs the previous reading of the same object, and re-walking every process
+on the machine each tick is the most expensive thing telemetry does, so the
+full walk for new children happens only every few seconds.
+"""
+
+from __future__ import annotations
+
+import time
+
+import psutil
+
+from tui.telemetry.snapshot import HostMemory, TrainerUsage
+
+
+def read_host_memory() -> HostMemory:
+    vm = psutil.virtual_memory()
+    swap = psutil.swap_memory()
+    return HostMemory(
+        total_bytes=int(vm.total),
+        available_bytes=int(vm.available),
+        swap_total_bytes=int(swap.total),
+        swap_used_bytes=int(swap.used),
+    )
+
+
+class ProcessTree:
+    """The trainer (`root_pid`) and every descendant, sampled for RSS and CPU%."""
+
+    def __init__(self, root_pid: int, rescan_every: float = 5.0) -> None:
+        self.root_pid = root_pid
+        self.rescan_every = rescan_every
+        self._procs: dict[int, psutil.Process] = {}
+        self._last_scan = -float("inf")
+        try:
+            self._root: psutil.Process | None = psutil.Process(root_pid)
+        except psutil.Error:
+            self._root = None
+
+    @property
+    def pids(self) -> frozenset[int]:
+        """The pids seen at the last sample (the root included while it lives)."""
+        return frozenset(self._procs)
+
+    def alive(self) -> bool:
+        return self._root is not None and self._root.is_running() and _not_zombie(self._root)
+
+    def _rescan(self) -> None:
+        assert self._root is not None
+        try:
+            found = [self._root, *self._root.children(recursive=True)]
+        except psutil.Error:
+            found = [self._root]
+        # Keep the objects we already hold so their cpu_percent history survives.
+        self._procs = {p.pid: self._procs.get(p.pid, p) for p in found}
+        self._last_scan = time.monotonic()
+
+    def sample(self) -> TrainerUsage | None:
+        """RSS and CPU% summed over the tree; None once the root has ended."""
+        if not self.alive():
+            self._procs = {}
+            return None
+        if time.monotonic() - self._last_scan >= self.rescan_every:
+            self._rescan()
+        rss = 0
+        cpu = 0.0
+        gone: list[int] = []
+        for pid, proc in self._procs.items():
+            try:
+                with proc.oneshot():
+                    rss += proc.memory_info().rss
+                    cpu += proc.cpu_percent(None)
+            except psutil.Error:
+                gone.append(pid)
+        for pid in gone:
+            del self._procs[pid]
+        if not self._procs:
+            return None
+        return TrainerUsage(pids=tuple(sorted(self._procs)), rss_bytes=int(rss), cpu_percent=round(cpu, 1))
+
+
+def _not_zombie(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

@@ -1,0 +1,49 @@
+"""Byte and percentage formatting shared by `memtui status` and the gauges.
+
+Binary units throughout (1G = 1024**3 bytes), written the way nvidia-smi users
+read them: one decimal, a single letter, no space ("14.2G").
+"""
+
+from __future__ import annotations
+
+KIB = 1024
+MIB = 1024**2
+GIB = 1024**3
+TIB = 1024**4
+
+_UNITS = ((TIB, "T"), (GIB, "G"), (MIB, "M"), (KIB, "K"))
+
+
+def _unit_for(n: int) -> tuple[int, str]:
+    for size, letter in _UNITS:
+        if abs(n) >= size:
+            return size, letter
+    return 1, "B"
+
+
+def format_bytes(n: int | None, *, digits: int = 1) -> str:
+    """`15246822605` -> `"14.2G"`; `None` (not known) -> `"?"`."""
+    if n is None:
+        return "?"
+    size, letter = _unit_for(n)
+    if size == 1:
+        return f"{n}B"
+    return f"{n / size:.{digits}f}{letter}"
+
+
+def format_used_total(used: int | None, total: int | None, *, digits: int = 1) -> str:
+    """`"14.2/23.9G"`: both figures in the unit of the total, so they compare at a glance."""
+    if total is None:
+        return f"{format_bytes(used, digits=digits)}/?"
+    size, letter = _unit_for(total)
+    if size == 1:
+        return f"{'?' if used is None else used}/{total}B"
+    used_text = "?" if used is None else f"{used / size:.{digits}f}"
+    return f"{used_text}/{total / size:.{digits}f}{letter}"
+
+
+def format_percent(part: int | None, whole: int | None) -> str:
+    """`"59%"`; `"?"` when either side is unknown or the whole is zero."""
+    if part is None or not whole:
+        return "?"
+    return f"{100 * part / whole:.0f}%"
