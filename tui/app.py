@@ -1,0 +1,327 @@
+"""The memtui screen: the App that owns the supervisor and the sampler.
+
+Threads never touch widgets: the supervisor's sink and the sampler's callback
+post messages (`post_message` is thread-safe), and blocking work (launching,
+which stops a live run first; the batch search) runs in thread workers. The
+event loop only formats text.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import BindingType
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from trainer.config import RunConfig
+from tui.screens.main import MainScreen
+from tui.themes import DEFAULT_THEME, LoadedThemes, load_themes
+from tui.widgets import remedykeys
+from tui.widgets.header import HeaderView
+from tui.widgets.keys import KEYS, bindings
+from tui.widgets.messages import NoticeArrived, SnapshotArrived
+from tui.widgets.words import LIVE_STATES
+
+if TYPE_CHECKING:
+    from tui.recovery import Recovery
+    from tui.supervisor import AttemptInfo, Supervisor
+    from tui.telemetry.snapshot import Snapshot
+
+EXIT_AFTER_FIRST_PAINT = "MEMTUI_EXIT_AFTER_PAINT"  # for bench/startup.py
+
+
+class MemtuiApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "memtui"
+    BINDINGS: ClassVar[list[BindingType]] = bindings()  # type: ignore[assignment]
+
+    run_state: reactive[str] = reactive("idle", bindings=True)
+    auto_recover: reactive[bool] = reactive(False, bindings=True)
+    searching: reactive[bool] = reactive(False, bindings=True)
+
+    def __init__(
+        self,
+        config: RunConfig | None,
+        *,
+        runs_dir: Path | None = None,
+        theme: str = DEFAULT_THEME,
+        themes: LoadedThemes | None = None,
+        interval: float = 1.0,
+        recovery: Recovery | None = None,
+        attach: Path | None = None,
+        live: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.runs_dir = runs_dir
+        self.interval = interval
+        self.recovery = recovery
+        self.attach_dir = attach
+        self.live = live
+        self.clock = clock
+        self.loaded = themes or load_themes()
+        for t in self.loaded.themes:
+            self.register_theme(t)
+        self.theme = theme
+        self.attempt: AttemptInfo | None = None
+        self.last_step: Any = None
+        self.supervisor: Supervisor | None = None
+        self.sampler: Any = None
+        self._exit_when_ended = False
+        self._stop_pressed = False
+        self.auto_recover = bool(recovery and recovery.enabled)
+
+    def get_default_screen(self) -> Screen[Any]:
+        return MainScreen()
+
+    @property
+    def main(self) -> MainScreen:
+        screen = self.screen_stack[0]
+        assert isinstance(screen, MainScreen)
+        return screen
+
+    # --- lifecycle --------------------------------------------------------------
+
+    def on_ready(self) -> None:
+        # Ready comes after the main screen is composed and first painted.
+        for problem in self.loaded.problems:
+            self.notify(f"theme skipped: {problem}", severity="warning", timeout=8)
+        self.set_interval(1.0, self.refresh_header)
+        self.refresh_header()
+        if os.environ.get(EXIT_AFTER_FIRST_PAINT):
+            self.call_after_refresh(self.exit, 0)
+            return
+        if self.live:
+            self._start_live()
+
+    def _start_live(self) -> None:
+        # Imported here: they pull in psutil/NVML, which the first frame does not need.
+        from tui.runstore import RunStore
+        from tui.supervisor import Supervisor
+        from tui.telemetry.sampler import Sampler
+
+        self.sampler = Sampler(interval=self.interval, on_snapshot=lambda s: self.post_message(SnapshotArrived(s)))
+        self.supervisor = Supervisor(
+            RunStore(self.runs_dir or Path(".")),
+            sink=lambda n: self.post_message(NoticeArrived(n)),
+            sampler=self.sampler,
+        )
+        self.sampler.start()
+        if self.attach_dir is not None:
+            self._attach(self.attach_dir)
+        elif self.config is not None:
+            self.launch(self.config, "first launch")
+
+    def on_unmount(self) -> None:
+        if self.supervisor is not None:
+            self.supervisor.close()
+        if self.sampler is not None:
+            self.sampler.stop()
+
+    # --- data from threads --------------------------------------------------------
+
+    def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
+        self.feed_snapshot(message.snapshot)
+
+    def feed_snapshot(self, snapshot: Snapshot) -> None:
+        self.main.feed_snapshot(snapshot)
+
+    def on_notice_arrived(self, message: NoticeArrived) -> None:
+        self.handle_notice(message.notice)
+
+    def handle_notice(self, notice: Any) -> None:
+        """Apply one supervisor notice to the screen (also used to replay recorded runs)."""
+        kind = type(notice).__name__
+        if kind == "SupervisorProblem":
+            self.notify(notice.message, severity="error", timeout=10)
+            self.main.log_line(f"! {notice.message}")
+            return
+        info = notice.attempt
+        if self.attempt is not None and info.number < self.attempt.number:
+            return  # a late notice from an attempt already replaced
+        self.attempt = info
+        if kind == "AttemptStarted":
+            self.last_step = None
+            self._stop_pressed = False
+            self.main.attempt_started(info)
+        elif kind == "EventBatch":
+            garbage = notice.garbage if isinstance(notice.garbage, int) else len(notice.garbage)
+            step = self.main.events(info, notice.events, garbage)
+            self.last_step = step or self.last_step
+        elif kind == "AttemptEnded":
+            self._ended(info, notice.verdict)
+        self.run_state = info.state
+        self.refresh_header()
+
+    def _ended(self, info: AttemptInfo, verdict: Any) -> None:
+        change = None
+        note = None
+        if self.recovery is not None and not self._exit_when_ended and not self._stop_pressed:
+            change = self.recovery.on_end(info, verdict)
+            note = self.recovery.gave_up if verdict.is_oom else None
+            if change is not None:
+                note = f"auto-recover: relaunching — {change.reason}"
+        self.main.attempt_ended(info, verdict, self._enabled_keys(info), note)
+        if self._exit_when_ended:
+            self.exit(0)
+        elif change is not None:
+            self.launch(change.config, change.reason)
+
+    def refresh_header(self) -> None:
+        info = self.attempt
+        elapsed = None
+        if info is not None and info.started:
+            elapsed = (info.ended or self.clock()) - info.started
+        self.main.show_header(
+            HeaderView(
+                state=info.state if info else ("starting" if self.live and self.config else "idle"),
+                attempt=info.number if info else None,
+                config=info.config if info else self.config,
+                elapsed=elapsed,
+                last_step=self.last_step,
+                steps=info.steps if info else 0,
+                steps_per_second=info.steps_per_second if info else None,
+                reason=info.reason if info and info.number > 1 else "",
+                auto_recover=self.auto_recover,
+                read_only=bool(info and info.read_only),
+                attached=info.run_id if info and self.attach_dir else None,
+            )
+        )
+        if info is not None:
+            self.main.record(info)
+
+    # --- launching -----------------------------------------------------------------
+
+    def launch(self, config: RunConfig, reason: str) -> None:
+        if self.supervisor is None:
+            self.notify("no supervisor: this screen only replays a run", severity="warning")
+            return
+        self.run_state = "stopping" if self.run_state in LIVE_STATES else "starting"
+        self._launch(config, reason)
+
+    @work(thread=True, exclusive=True, group="launch", exit_on_error=False)
+    def _launch(self, config: RunConfig, reason: str) -> None:
+        assert self.supervisor is not None
+        self.supervisor.launch(config, reason)
+
+    @work(thread=True, exclusive=True, group="launch", exit_on_error=False)
+    def _attach(self, run_dir: Path) -> None:
+        assert self.supervisor is not None
+        self.supervisor.attach(run_dir)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.group in ("launch", "find"):
+            error = event.worker.error
+            self.notify(f"{event.worker.group} failed: {error}", severity="error", timeout=10)
+            self.main.log_line(f"! {event.worker.group} failed: {error}")
+            if event.worker.group == "find":
+                self.searching = False
+
+    # --- keys -------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return remedykeys.check(self, action)
+
+    def action_stop(self) -> None:
+        if self.supervisor is None:
+            return
+        force = self._stop_pressed or self.run_state == "stopping"
+        self._stop_pressed = True
+        self.supervisor.stop(force=force)
+        self.notify("forcing the run to stop" if force else "stopping gracefully; press s again to force")
+
+    def action_relaunch(self) -> None:
+        cfg = self.current_config()
+        if cfg is not None:
+            self._by_hand(cfg, "relaunched as is (r)")
+
+    def _remedy(self, action: str) -> None:
+        change = remedykeys.apply(self, action)
+        if change is not None:
+            self._by_hand(change.config, change.reason)
+
+    def action_halve_batch(self) -> None:
+        self._remedy("halve_batch")
+
+    def action_toggle_growth(self) -> None:
+        self._remedy("toggle_growth")
+
+    def action_toggle_model(self) -> None:
+        self._remedy("toggle_model")
+
+    def action_toggle_precision(self) -> None:
+        self._remedy("toggle_precision")
+
+    def action_double_accum(self) -> None:
+        self._remedy("double_accum")
+
+    def _by_hand(self, config: RunConfig, reason: str) -> None:
+        if self.recovery is not None:
+            self.recovery.reset()
+        self.launch(config, reason)
+
+    def action_toggle_auto(self) -> None:
+        self.auto_recover = not self.auto_recover
+        if self.recovery is not None:
+            self.recovery.enabled = self.auto_recover
+        self.notify(f"auto-recover {'on' if self.auto_recover else 'off'}")
+        self.refresh_header()
+
+    def action_find_batch(self) -> None:
+        remedykeys.find_batch(self)
+
+    def action_show_log(self) -> None:
+        from tui.screens.logview import LogScreen
+
+        info = self.attempt
+        self.push_screen(LogScreen(Path(info.run_dir) / "trainer.log" if info else None))
+
+    def action_next_theme(self) -> None:
+        names = list(self.loaded.names) or [self.theme]
+        self.theme = names[(names.index(self.theme) + 1) % len(names)] if self.theme in names else names[0]
+        self.notify(f"theme: {self.theme}")
+
+    def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def action_quit_app(self) -> None:
+        info = self.attempt
+        if info is None or info.read_only or self.run_state not in LIVE_STATES:
+            self.exit(0)
+            return
+        from tui.screens.quit import LEAVE, STOP, QuitScreen
+
+        def answer(choice: str | None) -> None:
+            if choice == STOP:
+                self._exit_when_ended = True
+                self.action_stop()
+            elif choice == LEAVE and self.supervisor is not None:
+                self.supervisor.detach()
+                self.exit(0)
+
+        self.push_screen(QuitScreen(f"attempt {info.number}, {info.run_id}"), answer)
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def current_config(self) -> RunConfig | None:
+        return self.attempt.config if self.attempt is not None else self.config
+
+    def _enabled_keys(self, info: AttemptInfo | None = None) -> set[str]:
+        return {k.key for k in KEYS if remedykeys.check(self, k.action) is True}
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for k in KEYS:
+            if remedykeys.check(self, k.action) is True:
+                yield SystemCommand(f"{k.label} ({k.key})", k.description, lambda a=k.action: self.run_action(a))

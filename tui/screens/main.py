@@ -1,0 +1,124 @@
+"""The main screen: header, memory panel, step log, verdict panel, history.
+
+It only displays. The app owns the supervisor and sampler and hands this
+screen what happened; nothing here reads files or samples hardware.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from trainer.protocol import Epoch, Error, Event, Oom, RunEnd, RunStart, Step
+from tui.telemetry.snapshot import Snapshot
+from tui.verdict import Verdict
+from tui.widgets.header import HeaderView, RunHeader
+from tui.widgets.history import HistoryTable
+from tui.widgets.memory import MemoryPanel
+from tui.widgets.steplog import StepLog
+from tui.widgets.verdict import VerdictPanel
+from tui.widgets.words import nbytes, step_line
+
+if TYPE_CHECKING:
+    from tui.supervisor import AttemptInfo
+
+WIDE = 110  # columns from which memory and history sit beside the log
+
+
+def event_line(event: Event) -> str | None:
+    """The step-log line for one event (None: not worth a line)."""
+    if isinstance(event, Step):
+        return step_line(event)
+    if isinstance(event, RunStart):
+        devices = ", ".join(str(d.get("name", "?")) for d in event.devices) or "no devices"
+        return f"── started: {event.params:,} parameters on {devices} (TensorFlow {event.tf_version})"
+    if isinstance(event, Epoch):
+        metrics = "  ".join(f"{k} {v:.4f}" for k, v in event.metrics.items() if isinstance(v, (int, float)))
+        return f"── epoch {event.epoch} done  {metrics}"
+    if isinstance(event, Oom):
+        where = f" on {event.device}" if event.device else ""
+        shape = f" allocating {event.shape}" if event.shape else ""
+        return f"✗ out of memory{where}{shape}: {event.message[:200]}"
+    if isinstance(event, Error):
+        return f"✗ {event.exception}: {event.message[:200]}"
+    if isinstance(event, RunEnd):
+        peak = f", peak {nbytes(event.peak_memory)}" if event.peak_memory else ""
+        return f"── run ended: {event.status} after {event.steps} steps{peak}"
+    return None
+
+
+class MainScreen(Screen[None]):
+    # Narrow terminals stack everything with the log taking what is left; from
+    # WIDE columns the gauges, verdict and history sit in a column beside it.
+    DEFAULT_CSS = """
+    MainScreen #body { height: 1fr; }
+    MainScreen #side { height: auto; }
+    MainScreen.-wide #body { layout: horizontal; }
+    MainScreen.-wide #side { width: 2fr; height: 100%; }
+    MainScreen.-wide StepLog { width: 3fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield RunHeader(id="header")
+        with Vertical(id="body"):
+            with Vertical(id="side"):
+                yield MemoryPanel(id="memory")
+                yield VerdictPanel(id="verdict")
+                yield HistoryTable(id="history")
+            yield StepLog(id="steplog")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#steplog").border_title = "steps"
+        self.query_one("#history").border_title = "attempts"
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width >= WIDE, "-wide")
+
+    # --- fed by the app -------------------------------------------------------
+
+    def show_header(self, view: HeaderView) -> None:
+        self.query_one(RunHeader).show(view)
+
+    def feed_snapshot(self, snapshot: Snapshot) -> None:
+        self.query_one(MemoryPanel).feed(snapshot)
+
+    def attempt_started(self, info: AttemptInfo) -> None:
+        self.query_one(MemoryPanel).mark_relaunch()
+        self.query_one(VerdictPanel).show(None)
+        self.log_line(f"── attempt {info.number} ({info.run_id}): {info.reason}")
+        self.query_one(HistoryTable).record(info)
+
+    def events(self, info: AttemptInfo, events: Iterable[Event], garbage: int) -> Step | None:
+        """Log the batch; return its newest step for the header."""
+        steplog = self.query_one(StepLog)
+        last: Step | None = None
+        for event in events:
+            line = event_line(event)
+            if line is not None:
+                steplog.add(line)
+            if isinstance(event, Step):
+                last = event
+        if garbage:
+            steplog.add(f"! {garbage} unreadable line{'s' if garbage != 1 else ''} in events.jsonl skipped")
+        if last is not None:
+            self.query_one(MemoryPanel).feed_step(last)
+        return last
+
+    def attempt_ended(self, info: AttemptInfo, verdict: Verdict, enabled: set[str], note: str | None) -> None:
+        self.query_one(HistoryTable).record(info)
+        self.show_verdict(verdict, enabled, note)
+
+    def show_verdict(self, verdict: Verdict | None, enabled: set[str], note: str | None = None) -> None:
+        self.query_one(VerdictPanel).show(verdict, enabled, note)
+
+    def record(self, info: AttemptInfo) -> None:
+        self.query_one(HistoryTable).record(info)
+
+    def log_line(self, line: str) -> None:
+        self.query_one(StepLog).add(line)
