@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING
 
 from trainer.config import RunConfig
 from trainer.protocol import Step
+from tui.attempt import AttemptEnded, AttemptInfo, EventBatch, Notice
+from tui.rundir import peak_of
 from tui.verdict import FINISHED, STOPPED, Verdict
 
 if TYPE_CHECKING:
     from tui.runstore import RunStore
-    from tui.supervisor import AttemptInfo, Notice, Supervisor
+    from tui.supervisor import Supervisor
 
 DEFAULT_MARGIN = 0.9
 DEFAULT_MAX_BATCH = 1024
@@ -229,8 +231,6 @@ def _wait_for_end(
     cancel: threading.Event | None,
 ) -> tuple[AttemptInfo, Verdict, list[Step]]:
     """Block until the probe's attempt ends; collect its steps on the way."""
-    from tui.supervisor import AttemptEnded, EventBatch
-
     steps: list[Step] = []
     stopping = False
     while True:
@@ -252,14 +252,5 @@ def _wait_for_end(
 def _peak(info: AttemptInfo, steps: list[Step]) -> int | None:
     if info.peak_memory:
         return int(info.peak_memory)
-    peaks = [_step_peak(s) for s in steps]
-    known = [p for p in peaks if p is not None]
+    known = [p for p in (peak_of(s.memory) for s in steps) if p is not None]
     return max(known) if known else None
-
-
-def _step_peak(step: Step) -> int | None:
-    for key in ("peak", "peak_bytes", "rss", "current"):
-        value = step.memory.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return int(value)
-    return None
