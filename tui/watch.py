@@ -1,0 +1,212 @@
+"""One attempt under watch: its process handles, its follower, and the loop
+that turns the event file into batched notices until the process ends.
+
+Split from the supervisor so each file holds one responsibility: this one
+follows and concludes an attempt; `supervisor.py` decides what to launch, stop
+and attach.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import os
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+import psutil
+
+from trainer.protocol import Event, RunStart
+from tui.attempt import AttemptEnded, AttemptInfo, AttemptStarted, EventBatch, Notice, Progress, SupervisorProblem, now
+from tui.reaper import write_json_atomic
+from tui.rundir import RunDir, state_of_verdict
+from tui.verdict import Verdict
+
+BATCH_SECONDS = 0.05
+BATCH_EVENTS = 500
+IDLE_SLEEP = 0.02
+LIVENESS_EVERY = 0.25
+
+
+def try_lock(run: RunDir) -> int | None:
+    """Take RUN/control.lock; the fd while held, None when another memtui holds it."""
+    fd = os.open(run.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+class Watched:
+    """An attempt being followed. `popen` is set only for runs this process launched."""
+
+    def __init__(self, info: AttemptInfo, run: RunDir, *, popen: subprocess.Popen[bytes] | None,
+                 lock_fd: int | None, emit: Callable[[Notice], None], diagnose: Callable[..., Verdict],
+                 baseline: object = None) -> None:
+        from tui.follow import EventFollower
+
+        self.info = info
+        self.run = run
+        self.popen = popen
+        self.lock_fd = lock_fd
+        self.emit = emit
+        self.diagnose = diagnose
+        self.baseline = baseline
+        meta = run.meta()
+        self.reaper_pid: int | None = popen.pid if popen else meta.get("reaper_pid")
+        self.pgid: int | None = popen.pid if popen else meta.get("pgid")
+        self.follower = EventFollower(run.events_path)
+        self.progress = Progress()
+        self.recent: deque[Event] = deque(maxlen=400)
+        self.run_start: RunStart | None = None
+        self.peak_rss: int | None = None
+        self.lock = threading.Lock()
+        self.exited = threading.Event()  # the reaper (so the trainer) is gone
+        self.done = threading.Event()  # the verdict went out, or we detached
+        self.detached = threading.Event()
+        self.force = threading.Event()
+        self.stop_level = 0  # 0 none, 1 SIGINT sent, 2 forcing
+        self.thread = threading.Thread(target=self._loop, name=f"watch-{run.id}", daemon=True)
+
+    # --- state -----------------------------------------------------------
+
+    def update(self, **changes: object) -> AttemptInfo:
+        with self.lock:
+            self.info = dataclasses.replace(self.info, **changes)
+            return self.info
+
+    def process_ended(self) -> bool:
+        if self.popen is not None:
+            return self.popen.poll() is not None
+        return not self.run.is_live()
+
+    # --- the loop --------------------------------------------------------
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _loop(self) -> None:
+        try:
+            self._follow()
+        except Exception as exc:  # a thread boundary: report, never die silently
+            self.emit(SupervisorProblem(f"following run {self.run.id} failed: {type(exc).__name__}: {exc}"))
+        finally:
+            self.follower.close()
+            self.done.set()
+
+    def _follow(self) -> None:
+        self.emit(AttemptStarted(self.info))
+        batch: list[Event] = []
+        garbage = 0
+        last_flush = last_check = time.monotonic()
+        notes_sent = 0
+        while not self.detached.is_set():
+            events, bad = self.follower.poll()
+            if events or bad:
+                self._absorb(events)
+                batch.extend(events)
+                garbage += bad
+            if len(self.follower.notes) > notes_sent:
+                for note in self.follower.notes[notes_sent:]:
+                    self.emit(SupervisorProblem(note))
+                notes_sent = len(self.follower.notes)
+            clock = time.monotonic()
+            if (batch or garbage) and (clock - last_flush >= BATCH_SECONDS or len(batch) >= BATCH_EVENTS):
+                self._flush(batch, garbage)
+                batch, garbage, last_flush = [], 0, clock
+            if self.popen is not None or clock - last_check >= LIVENESS_EVERY:
+                last_check = clock
+                self._sample_rss()
+                if self.process_ended():
+                    self.exited.set()
+                    break
+            if not events and not bad:
+                time.sleep(IDLE_SLEEP)
+        if self.detached.is_set():
+            self._flush(batch, garbage)
+            return
+        events, bad = self.follower.finish()
+        self._absorb(events)
+        self._flush([*batch, *events], garbage + bad)
+        self._conclude()
+
+    def _absorb(self, events: list[Event]) -> None:
+        if not events:
+            return
+        self.recent.extend(events)
+        for event in events:
+            if isinstance(event, RunStart) and self.run_start is None:
+                self.run_start = event
+        self.progress.apply(events)
+
+    def _flush(self, batch: list[Event], garbage: int) -> None:
+        if not batch and not garbage:
+            return
+        info = self.update_progress()
+        for i in range(0, max(len(batch), 1), BATCH_EVENTS):
+            chunk = tuple(batch[i:i + BATCH_EVENTS])
+            self.emit(EventBatch(info, chunk, garbage if i == 0 else 0))
+
+    def update_progress(self) -> AttemptInfo:
+        with self.lock:
+            self.info = self.progress.into(self.info)
+            return self.info
+
+    def _sample_rss(self) -> None:
+        """The trainer's resident memory, kept for telling a host OOM kill from other kills."""
+        pid = self.run.trainer_pid()
+        if pid is None:
+            return
+        try:
+            rss = psutil.Process(pid).memory_info().rss
+        except psutil.Error:
+            return
+        if self.peak_rss is None or rss > self.peak_rss:
+            self.peak_rss = rss
+
+    # --- the end ---------------------------------------------------------
+
+    def _conclude(self) -> None:
+        exit_info = self.run.exit_info() or {}
+        code = exit_info.get("returncode")
+        exit_code = code if isinstance(code, int) else None
+        stored = self.run.verdict() if self.popen is None else None
+        if stored is not None:
+            verdict = stored
+        else:
+            events = tuple(self.recent)
+            if self.run_start is not None and self.run_start not in events:
+                events = (self.run_start, *events)
+            verdict = self.diagnose(
+                exit_code=exit_code, log_tail=self.run.log_tail(), events=events, config=self.info.config,
+                baseline=self.baseline, peak_rss=self.peak_rss, host_total=psutil.virtual_memory().total,
+            )
+            if not self.info.read_only or not self.run.verdict_path.exists():
+                try:
+                    write_json_atomic(self.run.verdict_path, verdict.to_dict())
+                except OSError as exc:
+                    self.emit(SupervisorProblem(f"cannot write {self.run.verdict_path}: {exc.strerror}"))
+        ended = exit_info.get("ended")
+        self.update_progress()
+        info = self.update(state=state_of_verdict(verdict) if exit_info or stored else _unknown(verdict),
+                           ended=ended if isinstance(ended, (int, float)) else now(),
+                           exit_code=exit_code, verdict=verdict)
+        self.release()
+        self.emit(AttemptEnded(info, verdict))
+
+    def release(self) -> None:
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)
+            self.lock_fd = None
+
+
+def _unknown(verdict: Verdict) -> str:
+    """No exit.json: the reaper died too. Keep what the events said, else `unknown`."""
+    state = state_of_verdict(verdict)
+    return state if state in ("finished", "stopped", "oom") else "unknown"
+
