@@ -1,0 +1,140 @@
+"""Tiny image folders for tests, written with the standard library only.
+
+Importing this module never imports TensorFlow, so a test can build its data
+in the pytest process and pay the TensorFlow import only in the trainer
+subprocess. The images are real files that TensorFlow decodes: PNG (RGB,
+grayscale, RGBA) from a small pure-Python encoder, and 24-bit BMP.
+
+The OOM recipe below gives a real `ResourceExhaustedError` on a CPU-only
+machine: the trainer's address-space limit (`--host-memory-limit`) denies the
+big activation tensor of a large batch, so TensorFlow raises instead of
+touching the memory. Measured on the project's 2-core CPU machine with the
+small model at 64x64 and 3 classes (see tests/test_trainer_oom.py):
+batches up to about 256 fit under 3072 MB; 4096 gives `OOM when allocating
+tensor with shape[4096,64,64,16] ... by allocator cpu` within one step.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+# A real OOM on CPU: limit, image size and a batch that OOMs quickly; a batch
+# that fits under the same limit. Other engineers reuse these for recovery and
+# find-batch tests.
+OOM_LIMIT_MB = 3072
+OOM_IMAGE_SIZE = 64
+OOM_BATCH = 4096
+FITS_BATCH = 64
+# Roughly: batches <= FITS_MAX_BATCH fit under OOM_LIMIT_MB, >= OOMS_MIN_BATCH OOM.
+FITS_MAX_BATCH = 256
+OOMS_MIN_BATCH = 2048
+
+Pixel = tuple[int, ...]
+
+
+def _chunk(kind: bytes, payload: bytes) -> bytes:
+    crc = zlib.crc32(kind + payload) & 0xFFFFFFFF
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
+
+
+def png_bytes(width: int, height: int, pixel: Pixel | list[list[Pixel]], mode: str = "RGB") -> bytes:
+    """A valid PNG. `pixel` is one colour for the whole image or rows of colours.
+    mode: "L" (grayscale), "RGB" or "RGBA"."""
+    color_type, channels = {"L": (0, 1), "RGB": (2, 3), "RGBA": (6, 4)}[mode]
+    rows = []
+    for y in range(height):
+        row = bytearray([0])  # filter type 0 (none) for every scanline
+        for x in range(width):
+            value = pixel if isinstance(pixel, tuple) else pixel[y][x]
+            if len(value) != channels:
+                raise ValueError(f"{mode} pixels need {channels} values, got {value!r}")
+            row.extend(value)
+        rows.append(bytes(row))
+    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", zlib.compress(b"".join(rows), 6))
+        + _chunk(b"IEND", b"")
+    )
+
+
+def bmp_bytes(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A valid 24-bit uncompressed BMP of one colour."""
+    row = bytes([rgb[2], rgb[1], rgb[0]]) * width
+    row += b"\x00" * ((4 - len(row) % 4) % 4)
+    pixels = row * height
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, len(pixels), 2835, 2835, 0, 0)
+    header = struct.pack("<2sIHHI", b"BM", 14 + len(info) + len(pixels), 0, 0, 14 + len(info))
+    return header + info + pixels
+
+
+# A JPEG start-of-image and APP0 header followed by noise: it looks like a JPEG
+# to anything that sniffs magic bytes, and fails to decode.
+CORRUPT_JPEG = (
+    b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    + bytes(random.Random(7).randrange(256) for _ in range(300))
+)
+
+
+def class_colour(index: int) -> tuple[int, int, int]:
+    """Well separated colours, so a tiny model learns the classes in a few steps."""
+    palette = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180),
+               (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 190), (0, 128, 128)]
+    return palette[index % len(palette)]
+
+
+def _noisy(size: int, base: tuple[int, int, int], rng: random.Random) -> list[list[Pixel]]:
+    return [
+        [tuple(max(0, min(255, c + rng.randint(-20, 20))) for c in base) for _ in range(size)]
+        for _ in range(size)
+    ]
+
+
+def make_image_folder(
+    root: str | Path,
+    classes: int = 3,
+    per_class: int = 6,
+    size: int = 16,
+    seed: int = 0,
+) -> Path:
+    """`root/class_<i>/img_<j>.png`: `classes` folders of `per_class` RGB PNGs,
+    each class a noisy version of its own colour. Returns `root`."""
+    root = Path(root)
+    rng = random.Random(seed)
+    for c in range(classes):
+        folder = root / f"class_{c}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for j in range(per_class):
+            data = png_bytes(size, size, _noisy(size, class_colour(c), rng))
+            (folder / f"img_{j}.png").write_bytes(data)
+    return root
+
+
+def make_messy_folder(root: str | Path, classes: int = 2, per_class: int = 4, size: int = 16) -> Path:
+    """A class folder tree plus the awkward files a real folder has: a corrupt
+    JPEG and a text file named .jpg (both must be skipped), a grayscale PNG, an
+    RGBA PNG and a BMP (all three must be used). Returns `root`."""
+    root = make_image_folder(root, classes=classes, per_class=per_class, size=size)
+    first = root / "class_0"
+    (first / "corrupt.jpg").write_bytes(CORRUPT_JPEG)
+    (first / "notes.jpg").write_text("this is not an image\n", encoding="utf-8")
+    (first / "gray.png").write_bytes(png_bytes(size, size, (128,), mode="L"))
+    (first / "rgba.png").write_bytes(png_bytes(size, size, (*class_colour(0), 200), mode="RGBA"))
+    (root / f"class_{classes - 1}" / "picture.bmp").write_bytes(bmp_bytes(size, size, class_colour(classes - 1)))
+    return root
+
+
+MESSY_SKIPPED = 2  # corrupt.jpg and notes.jpg
+
+
+def write_files(root: str | Path, names: Sequence[str], content: bytes = b"") -> None:
+    """Create files (and their folders) under root, e.g. for layout errors."""
+    for name in names:
+        path = Path(root) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)

@@ -1,0 +1,141 @@
+"""`python -m trainer --run-dir DIR [run options]`.
+
+Order matters here. Before TensorFlow is imported: parse and validate the
+config (a bad value is one line and exit 2, in well under a second), check the
+data folder's layout, send fd 1 to fd 2 so nothing printed can reach the
+event file, set the address-space limit, and install the stop handlers. Then
+import and train. Every ending maps to one exit code:
+0 finished, 2 bad config or data, 3 out of memory, 4 other error, 130 stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from trainer.config import ConfigError, OneLineParser, RunConfig, add_run_arguments, config_from_args
+from trainer.eventlog import EventLog
+from trainer.protocol import CONFIG_FILE, ExitCode
+from trainer.signals import StopFlag, Stopped
+
+
+def parse(argv: Sequence[str] | None) -> tuple[Path, RunConfig]:
+    parser = OneLineParser(
+        prog="python -m trainer",
+        description="Train the seed's CNN on an image folder, writing protocol events to RUN_DIR/events.jsonl.",
+    )
+    parser.add_argument("--run-dir", required=True, metavar="DIR",
+                        help="the run folder: config.json is read from it and events.jsonl written to it")
+    add_run_arguments(parser)
+    ns = parser.parse_args(argv)
+    run_dir = Path(ns.run_dir).expanduser()
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--run-dir: cannot create {run_dir} ({exc.strerror})") from None
+    config_path = run_dir / CONFIG_FILE
+    base = RunConfig.load(config_path) if config_path.exists() else RunConfig()
+    cfg = config_from_args(ns, base)
+    if cfg.data is not None:
+        cfg = cfg.replace(data=str(Path(cfg.data).expanduser()))
+    return run_dir, cfg
+
+
+def _stdout_to_stderr() -> None:
+    """Anything written to fd 1 (print, tf.print, C++ code) goes to the log."""
+    sys.stdout.flush()
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+
+def _fail(line: str, code: int, log: EventLog | None = None, exc: BaseException | None = None) -> int:
+    print(f"trainer: {line}", file=sys.stderr, flush=True)
+    if log is not None and exc is not None:
+        log.error(exc)
+        log.emit("run_end", status="error", steps=0, exit_code=code)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        run_dir, cfg = parse(argv)
+    except ConfigError as exc:
+        return _fail(str(exc), ExitCode.BAD_INPUT)
+    try:
+        log = EventLog(run_dir)
+        cfg.save(run_dir / CONFIG_FILE)
+    except OSError as exc:
+        return _fail(f"--run-dir: cannot write to {run_dir} ({exc.strerror})", ExitCode.BAD_INPUT)
+    stop = StopFlag()
+    stop.install()
+    _stdout_to_stderr()
+    from trainer.data import list_image_folder
+
+    try:
+        if cfg.data is not None:
+            list_image_folder(cfg.data)  # layout errors before paying for TensorFlow
+        from trainer.memory import limit_address_space, prepare_environment
+
+        limit_address_space(cfg.host_memory_limit)
+        prepare_environment(cfg)
+    except ConfigError as exc:
+        return _fail(str(exc), ExitCode.BAD_INPUT, log, exc)
+    except (ValueError, OSError) as exc:
+        return _fail(f"--host-memory-limit: cannot apply it ({exc})", ExitCode.BAD_INPUT, log, exc)
+    return _train(cfg, run_dir, log, stop)
+
+
+def _train(cfg: RunConfig, run_dir: Path, log: EventLog, stop: StopFlag) -> int:
+    progress = None
+    try:
+        from trainer.run import Progress, train
+
+        progress = Progress()
+        return train(cfg, run_dir, log, stop, progress)
+    except Stopped:
+        steps = progress.steps if progress else 0
+        log.emit("run_end", status="stopped", steps=steps, peak_memory=progress.peak() if progress else None)
+        return ExitCode.STOPPED
+    except ConfigError as exc:
+        return _fail(str(exc), ExitCode.BAD_INPUT, log, exc)
+    except BaseException as exc:
+        return _failure(exc, log, progress)
+
+
+def _failure(exc: BaseException, log: EventLog, progress: object) -> int:
+    """OOM (device or host) is exit 3 with an `oom` event; anything else exit 4."""
+    steps = getattr(progress, "steps", 0)
+    peak = progress.peak() if progress is not None and hasattr(progress, "peak") else None
+    if _is_oom(exc):
+        from trainer.oom import parse_oom
+
+        fields = parse_oom(str(exc), type(exc).__name__)
+        log.emit("oom", exception=type(exc).__name__, **fields)
+        log.emit("run_end", status="oom", steps=steps, peak_memory=peak)
+        print(f"trainer: out of memory: {fields['message']}", file=sys.stderr, flush=True)
+        return ExitCode.OOM
+    if isinstance(exc, KeyboardInterrupt):
+        log.emit("run_end", status="stopped", steps=steps, peak_memory=peak)
+        return ExitCode.STOPPED
+    log.error(exc)
+    log.emit("run_end", status="error", steps=steps, peak_memory=peak)
+    import traceback
+
+    traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    return ExitCode.ERROR
+
+
+def _is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError):
+        return True
+    tf = sys.modules.get("tensorflow")
+    if tf is not None and isinstance(exc, tf.errors.ResourceExhaustedError):
+        return True
+    text = str(exc)
+    return "OOM when allocating" in text or "RESOURCE_EXHAUSTED" in text
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Resume: a backup of weights, optimizer state and position, keyed by shape.
+
+Keras' BackupAndRestore saves only at epoch ends or every N batches, and its
+saving method is private, so a graceful stop could not save where it stopped.
+This is the same idea with one more entry point: `Backup.save` can be called
+after `fit` returns on a stop. The folder is keyed by what makes a backup
+loadable (model, image size, classes, precision, accumulation): a relaunch
+with a smaller batch or memory growth resumes; a different architecture gets
+its own folder and starts fresh.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from trainer.config import RunConfig
+
+WEIGHTS = "latest.weights.h5"
+STATE = "state.json"
+
+
+def backup_key(cfg: RunConfig, image_size: int, classes: int) -> str:
+    precision = "mixed16" if cfg.mixed_precision else "float32"
+    return f"{cfg.model}-{image_size}px-{classes}classes-{precision}-accum{cfg.grad_accum}"
+
+
+class Backup:
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+
+    @classmethod
+    def for_run(cls, cfg: RunConfig, run_dir: str | Path, image_size: int, classes: int) -> Backup:
+        base = Path(cfg.backup_dir).expanduser() if cfg.backup_dir else Path(run_dir) / "backup"
+        return cls(base / backup_key(cfg, image_size, classes))
+
+    def state(self) -> dict[str, Any] | None:
+        try:
+            state = json.loads((self.folder / STATE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not (self.folder / WEIGHTS).exists() or not isinstance(state, dict):
+            return None
+        return state
+
+    def restore(self, model: Any) -> dict[str, Any] | None:
+        """Load the saved weights and optimizer state; the saved position, or None."""
+        state = self.state()
+        if state is None:
+            return None
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(str(self.folder / WEIGHTS))
+        return state
+
+    def save(self, model: Any, epoch: int, total_steps: int, reason: str) -> None:
+        """Weights (with optimizer state) and the epoch to restart at; written
+        to temporary names first so a kill mid-save leaves the old backup."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp_weights = self.folder / f"tmp-{os.getpid()}.weights.h5"
+        model.save_weights(str(tmp_weights), overwrite=True)
+        os.replace(tmp_weights, self.folder / WEIGHTS)
+        iterations = int(model.optimizer.iterations.numpy()) if model.optimizer is not None else 0
+        state = {"epoch": epoch, "steps": total_steps, "optimizer_iterations": iterations, "reason": reason}
+        tmp_state = self.folder / f"{STATE}.tmp"
+        tmp_state.write_text(json.dumps(state), encoding="utf-8")
+        os.replace(tmp_state, self.folder / STATE)
+
+    def clear(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def epoch_end_callback(backup: Backup, counter: Any, resumed_steps: int) -> Any:
+    """A Keras callback saving the backup after every completed epoch;
+    `counter.steps` gives the steps run in this process."""
+    import keras
+
+    class SaveEachEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            # On a stop Keras still ends the partial epoch; the trainer saves
+            # that position itself, so the partial epoch is not marked done.
+            if not self.model.stop_training:
+                backup.save(self.model, epoch + 1, resumed_steps + counter.steps, "epoch end")
+
+    return SaveEachEpoch()
