@@ -43,10 +43,13 @@ def check_interval(value: float) -> float:
 
 def _interval_arg(text: str) -> float:
     try:
-        return check_interval(float(text))
-    except ValueError as exc:  # ConfigError is a ValueError; argparse prints it as one line
-        raise argparse.ArgumentTypeError(str(exc) if isinstance(exc, ConfigError) else
-                                         f"{text!r} is not a number of seconds") from None
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds; use 0.25 or more") from None
+    try:
+        return check_interval(value)
+    except ConfigError as exc:  # argparse already names the option
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--interval: ")) from None
 
 
 def add_interval_option(parser: argparse.ArgumentParser) -> None:

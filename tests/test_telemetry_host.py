@@ -1,0 +1,74 @@
+"""Host memory and the trainer's process tree, read from real processes."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from treeproc import MIB, start_tree, stop_tree
+
+from tui.telemetry.host import ProcessTree, read_host_memory
+from tui.telemetry.sampler import read_once
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Iterator[subprocess.Popen]:
+    proc = start_tree(tmp_path / "tree", parent_mib=48, child_mib=32)
+    yield proc
+    stop_tree(proc)
+
+
+def psutil_tree_rss(root: int) -> tuple[set[int], int]:
+    procs = [psutil.Process(root), *psutil.Process(root).children(recursive=True)]
+    return {p.pid for p in procs}, sum(p.memory_info().rss for p in procs)
+
+
+def test_trainer_rss_matches_psutil_reading_of_the_real_tree(tree: subprocess.Popen) -> None:
+    usage = ProcessTree(tree.pid).sample()
+    pids, rss = psutil_tree_rss(tree.pid)
+
+    assert usage is not None
+    assert set(usage.pids) == pids and len(pids) == 2
+    assert usage.rss_bytes == pytest.approx(rss, rel=0.02)
+    assert usage.rss_bytes > 80 * MIB  # the 48 + 32 MiB the two processes hold
+
+
+def test_one_shot_reading_reports_the_run_tree(tree: subprocess.Popen) -> None:
+    snapshot = read_once(run_pid=tree.pid)
+    _, rss = psutil_tree_rss(tree.pid)
+
+    assert snapshot.trainer is not None
+    assert snapshot.trainer.rss_bytes == pytest.approx(rss, rel=0.02)
+
+
+def test_cpu_percent_is_measured_between_samples_of_the_same_processes(tree: subprocess.Popen) -> None:
+    watched = ProcessTree(tree.pid)
+    first = watched.sample()
+    second = watched.sample()
+
+    assert first is not None and second is not None
+    assert second.cpu_percent >= 0.0  # sleeping processes: a number, not an error
+
+
+def test_a_tree_whose_root_ended_is_no_longer_a_live_run(tmp_path: Path) -> None:
+    proc = start_tree(tmp_path / "tree", parent_mib=1, child_mib=1)
+    watched = ProcessTree(proc.pid)
+    assert watched.sample() is not None
+
+    stop_tree(proc)
+
+    assert watched.sample() is None
+
+
+def test_host_memory_matches_proc_meminfo() -> None:
+    with open("/proc/meminfo") as handle:
+        meminfo = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in handle}
+    host = read_host_memory()
+
+    assert host.total_bytes == pytest.approx(meminfo["MemTotal"], rel=0.05)
+    assert host.available_bytes == pytest.approx(meminfo["MemAvailable"], rel=0.05)
+    assert host.swap_total_bytes == meminfo["SwapTotal"]
+    assert host.used_bytes == host.total_bytes - host.available_bytes
