@@ -1,1 +1,241 @@
-"""diagnosis."""
+"""The diagnosis: how a training attempt ended, in words, with remedies.
+
+A pure function of the exit status, the tail of the trainer's log, its last
+events and the telemetry before launch. No Textual, no TensorFlow. The
+non-fatal memory messages (freed_by_count, start-up CUDA_ERROR_OUT_OF_MEMORY
+retries, the 10% warning, garbage collection) are recognised so that they
+never make an OOM verdict on their own.
+"""
+
+from __future__ import annotations
+
+import signal as _signal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from trainer.config import RunConfig
+from trainer.protocol import Error, Event, ExitCode, Oom, RunEnd, RunStart, Step
+from tui.diagnosis import summary as say
+from tui.diagnosis.memory import memory_kind, merged_details, other_holders, rss_share
+from tui.diagnosis.patterns import NON_FATAL, WEIGHT, Finding, scan
+from tui.diagnosis.rank import rank
+from tui.telemetry.snapshot import Snapshot
+from tui.verdict import (
+    FINISHED,
+    HOST_OOM,
+    KILLED,
+    MASKED_OOM,
+    NOT_OOM,
+    OTHER_PROCESSES,
+    PROBABLE_OOM,
+    STOPPED,
+    Verdict,
+)
+
+__all__ = ["diagnose", "signal_of", "tail_text"]
+
+MAX_EVIDENCE = 5
+_GPU_OOMS = frozenset({"device-oom", "xla-oom", "async-allocator-oom", MASKED_OOM, PROBABLE_OOM})
+_HOST_ABORTS = ("bad-alloc", "thread", "memory-error")
+
+
+def tail_text(path: str | Path, max_bytes: int = 64 * 1024) -> str:
+    """The last `max_bytes` of a log as text ("" when it cannot be read).
+    Starts at a line boundary and replaces bytes that are not UTF-8."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, 2)
+            size = fh.tell()
+            fh.seek(max(0, size - max_bytes))
+            data = fh.read(max_bytes)
+    except OSError:
+        return ""
+    if size > max_bytes and b"\n" in data:
+        data = data[data.index(b"\n") + 1 :]
+    return data.decode("utf-8", errors="replace")
+
+
+def signal_of(exit_code: int | None) -> int | None:
+    """The signal that ended the process: Popen's -N, or a shell's 128+N.
+    130 is the trainer's STOPPED code and a shell's SIGINT alike."""
+    if exit_code is None:
+        return None
+    if exit_code < 0:
+        return -exit_code
+    if 128 < exit_code < 128 + 65:
+        return exit_code - 128
+    return None
+
+
+def signal_name(sig: int) -> str:
+    try:
+        return f"signal {sig} ({_signal.Signals(sig).name})"
+    except ValueError:
+        return f"signal {sig}"
+
+
+@dataclass(frozen=True)
+class _Facts:
+    findings: list[Finding]
+    oom: Oom | None
+    error: Error | None
+    end: RunEnd | None
+    last_step: Step | None
+    started: bool | None  # steps ran (True), none ran (False), unknown (None)
+
+
+def _facts(log_tail: str, events: Sequence[Event]) -> _Facts:
+    oom = error = end = last_step = None
+    saw_start = False
+    for e in events:
+        if isinstance(e, Oom):
+            oom = e
+        elif isinstance(e, Error):
+            error = e
+        elif isinstance(e, RunEnd):
+            end = e
+        elif isinstance(e, Step):
+            last_step = e
+        elif isinstance(e, RunStart):
+            saw_start = True
+    text = log_tail or ""
+    if oom is not None:
+        text += "\n" + oom.message
+    if error is not None:
+        text += f"\n{error.exception}: {error.message}"
+    started = True if last_step is not None else (False if saw_start or events else None)
+    return _Facts(scan(text), oom, error, end, last_step, started)
+
+
+def diagnose(
+    *,
+    exit_code: int | None,
+    log_tail: str,
+    events: Sequence[Event] = (),
+    config: RunConfig | None = None,
+    baseline: Snapshot | None = None,
+    peak_rss: int | None = None,
+    host_total: int | None = None,
+) -> Verdict:
+    """How the attempt ended, why, and what to try, ranked for this case."""
+    facts = _facts(log_tail, events)
+    sig = signal_of(exit_code)
+    status = facts.end.status if facts.end is not None else None
+    moment = say.when(facts.last_step, facts.started)
+    limit_mb = config.host_memory_limit if config else None
+    if host_total is None and baseline is not None:
+        host_total = baseline.host.total_bytes
+    if peak_rss is None:
+        peak_rss = _peak_rss_from_events(facts)
+
+    if exit_code == ExitCode.FINISHED or (exit_code is None and status == "finished"):
+        steps = f" after {facts.end.steps} steps" if facts.end is not None else ""
+        return _verdict(FINISHED, f"Training finished{steps}.", facts)
+    if exit_code == ExitCode.STOPPED or sig == _signal.SIGINT or status == "stopped" or _interrupted(facts):
+        return _verdict(STOPPED, f"Training was stopped by the user{moment}.", facts)
+
+    kind = memory_kind(facts.findings, facts.oom)
+    if kind is not None:
+        details = merged_details(facts.findings, facts.oom)
+        host_abort = next((f.what for f in facts.findings if f.what in _HOST_ABORTS), None)
+        if kind == HOST_OOM and host_abort and "requested_bytes" not in details:
+            text = say.host_abort_sentence(host_abort, moment, limit_mb)
+        else:
+            text = say.oom_sentence(kind, details, moment, limit_mb)
+        if kind in _GPU_OOMS and (held := other_holders(baseline, details.get("device"))):
+            details["other_processes"] = held[2]
+            details["other_bytes"] = held[0]
+            text = say.others_sentence(details.get("device"), held[0], held[1], held[2], text)
+            kind = OTHER_PROCESSES
+        return _verdict(kind, text, facts, details, config)
+
+    if sig == _signal.SIGKILL or (sig is None and any(f.what == "killed-word" for f in facts.findings)):
+        high = rss_share(peak_rss, host_total, limit_mb)
+        if high is not None:
+            details = {"signal": 9, "peak_rss": high[0], "ceiling": high[1]}
+            text = say.killed_for_memory(high[0], high[1], high[2], signal_name(9), moment)
+            extra = (f"trainer peak RSS {high[0]:,} bytes of {high[1]:,} ({high[2]})",)
+            return _verdict(HOST_OOM, text, facts, details, config, extra)
+    if sig is not None:
+        text = (f"The trainer was killed by {signal_name(sig)}{moment} with no sign of memory trouble "
+                "in its log or memory use.")
+        return _verdict(KILLED, text, facts, {"signal": sig}, extra=_last_lines(log_tail))
+
+    exc = _exception(facts)
+    if exc is not None:
+        name, message = exc
+        said = f": {message}" if message else ""
+        text = f"The trainer crashed with {name}{said} (not an out-of-memory error)."
+        return _verdict(NOT_OOM, text, facts, {"exception": name, "message": message})
+    if exit_code == ExitCode.OOM or status == "oom":
+        text = f"The trainer reported running out of memory{moment}, but the log does not say where."
+        return _verdict(PROBABLE_OOM, text, facts, {}, config)
+    if exit_code == ExitCode.BAD_INPUT:
+        last = _last_lines(log_tail, 1)
+        said = f": {last[0]}" if last else ""
+        return _verdict(NOT_OOM, f"The trainer refused its input{said}.", facts, {"exit_code": 2}, extra=last)
+    if exit_code is not None:
+        text = f"The trainer exited with code {exit_code}{moment} and the log shows no out-of-memory error."
+        return _verdict(NOT_OOM, text, facts, {"exit_code": exit_code}, extra=_last_lines(log_tail))
+    return _verdict(NOT_OOM, "The log shows no out-of-memory error and no exception; without an exit code "
+                    "it cannot tell how the run ended.", facts, extra=_last_lines(log_tail))
+
+
+def _interrupted(facts: _Facts) -> bool:
+    """A KeyboardInterrupt traceback is the last word of the log."""
+    excs = [f for f in facts.findings if f.what == "exception"]
+    return bool(excs) and excs[-1].details.get("exception") == "KeyboardInterrupt"
+
+
+def _exception(facts: _Facts) -> tuple[str, str] | None:
+    if facts.error is not None:
+        return facts.error.exception, facts.error.message.strip()[:500]
+    for f in reversed(facts.findings):
+        if f.what == "exception" and not f.details["exception"].endswith("Warning"):
+            return f.details["exception"], f.details.get("message", "")
+    for f in reversed(facts.findings):
+        if f.what in ("check", "fatal-python"):
+            return "a fatal error", f.details.get("message", "")
+    return None
+
+
+def _peak_rss_from_events(facts: _Facts) -> int | None:
+    """The trainer's own CPU RSS peak when it reported one (CPU runs only:
+    a GPU run's peaks are device memory)."""
+    if facts.last_step is not None:
+        value = facts.last_step.memory.get("cpu_rss_peak")
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def _last_lines(text: str, n: int = 2) -> tuple[str, ...]:
+    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip() and not ln.startswith("    @")]
+    return tuple(ln[:600] for ln in lines[-n:])
+
+
+def _verdict(kind: str, text: str, facts: _Facts, details: dict | None = None,
+             config: RunConfig | None = None, extra: tuple[str, ...] = ()) -> Verdict:
+    return Verdict(
+        kind=kind,
+        summary=text,
+        evidence=_evidence(facts.findings, kind, extra),
+        details=dict(details or {}),
+        remedies=rank(kind, details or {}, config, facts.started),
+    )
+
+
+def _evidence(findings: list[Finding], kind: str, extra: tuple[str, ...]) -> tuple[str, ...]:
+    """Up to five distinct log lines, most telling first (the latest of equals
+    first). Warnings only accompany a memory verdict or a finish."""
+    keep_warnings = kind not in (NOT_OOM, STOPPED, KILLED)
+    kept = [(i, f) for i, f in enumerate(findings) if keep_warnings or f.what not in NON_FATAL]
+    ranked = [f for _, f in sorted(kept, key=lambda pair: (-WEIGHT[pair[1].what], -pair[0]))]
+    out: list[str] = list(extra)
+    for f in ranked:
+        if len(out) >= MAX_EVIDENCE:
+            break
+        if f.line not in out:
+            out.append(f.line)
+    return tuple(out[:MAX_EVIDENCE])

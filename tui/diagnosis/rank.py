@@ -1,0 +1,179 @@
+"""Remedies ranked for one verdict: the evidence decides the order.
+
+Only remedies that change something for this config are offered; each
+remedy's title comes from `tui.remedies`, so the screen, the CLI and
+automatic recovery use the same words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from trainer.config import RunConfig
+from tui import remedies as rx
+from tui.diagnosis.patterns import human_bytes, parse_dims
+from tui.verdict import (
+    ASYNC_OOM,
+    DEVICE_OOM,
+    HOST_OOM,
+    MASKED_OOM,
+    OTHER_PROCESSES,
+    PROBABLE_OOM,
+    XLA_OOM,
+    Remedy,
+)
+
+_GPU_KINDS = (DEVICE_OOM, XLA_OOM, ASYNC_OOM, OTHER_PROCESSES)
+
+
+def rank(kind: str, details: dict[str, Any], config: RunConfig | None, started: bool | None) -> tuple[Remedy, ...]:
+    """`started`: True when steps ran before the OOM, False when it came at
+    start-up, None when unknown (a bare log)."""
+    order: list[str]
+    if kind == OTHER_PROCESSES:
+        order = ["who", "memory-growth", "halve-batch", "mixed-precision", "small-model", "image-size"]
+    elif kind in _GPU_KINDS and started is False and not (config and config.memory_growth):
+        order = ["memory-growth", "halve-batch", "mixed-precision", "small-model", "image-size"]
+    elif kind in _GPU_KINDS and _is_weight_tensor(details, config):
+        order = ["small-model", "mixed-precision", "image-size", "halve-batch", "memory-growth"]
+    elif kind in _GPU_KINDS:
+        order = ["halve-batch", "grad-accum", "mixed-precision", "small-model", "image-size", "gpu-cap",
+                 "memory-growth"]
+    elif kind == MASKED_OOM:
+        order = ["tf-data", "halve-batch", "memory-growth", "image-size"]
+    elif kind == PROBABLE_OOM:
+        order = ["memory-growth", "halve-batch", "mixed-precision", "small-model"]
+    elif kind == HOST_OOM:
+        order = ["halve-batch", "buffers", "image-size", "host-limit", "small-model"]
+    else:
+        return ()
+    if kind == ASYNC_OOM:
+        order.append("async")
+    out: list[Remedy] = []
+    for rid in order:
+        remedy = _BUILDERS[rid](kind, details, config)
+        if remedy is not None:
+            out.append(remedy)
+    return tuple(out)
+
+
+def _is_weight_tensor(details: dict[str, Any], config: RunConfig | None) -> bool:
+    """A 2-D tensor whose first dimension is not the batch: a weight matrix
+    (the big Dense kernel), so the model, not the batch, is what to shrink."""
+    dims = parse_dims(details.get("shape") or "")
+    return bool(dims and config and len(dims) == 2 and dims[0] != config.batch_size and dims[0] > 4096)
+
+
+def _from_change(make: Callable[[RunConfig], rx.Change], rid: str, key: str, why: str,
+                 config: RunConfig | None, generic: str) -> Remedy | None:
+    if config is None:
+        return Remedy(rid, generic, why, key)
+    try:
+        change = make(config)
+    except rx.NoRemedy:
+        return None
+    return Remedy(rid, change.reason, why, key)
+
+
+def _halve(kind: str, details: dict[str, Any], config: RunConfig | None) -> Remedy | None:
+    size = details.get("requested_bytes")
+    tensor = f" the failing {human_bytes(size)} tensor" if isinstance(size, int) else " activation memory"
+    if kind == HOST_OOM:
+        why = "Each batch's images and activations live in host memory; half the batch needs about half of it."
+    else:
+        why = f"Activations grow with the batch, so halving it about halves{tensor}."
+    return _from_change(rx.halve_batch, "halve-batch", "b", why, config, "halve the batch")
+
+
+def _accum(kind: str, details: dict[str, Any], config: RunConfig | None) -> Remedy | None:
+    why = "After halving the batch, doubling accumulation keeps the examples per weight update the same."
+    if config is not None and config.batch_size <= 1:
+        return None
+    return _from_change(rx.double_accumulation, "grad-accum", "a", why, config, "double gradient accumulation")
+
+
+def _growth(kind: str, details: dict[str, Any], config: RunConfig | None) -> Remedy | None:
+    if config is not None and config.memory_growth:
+        return None
+    why = {
+        PROBABLE_OOM: "cuDNN and cuBLAS need memory outside TensorFlow's pool; with growth on it is left for them.",
+        OTHER_PROCESSES: "With growth on TensorFlow takes only what it needs, so it can share the GPU.",
+    }.get(kind, "Without growth TensorFlow reserves the whole GPU at start; growth takes memory as needed.")
+    return _from_change(rx.toggle_memory_growth, "memory-growth", "g", why, config, "turn memory growth on")
+
+
+def _precision(kind: str, details: dict[str, Any], config: RunConfig | None) -> Remedy | None:
+    if config is not None and config.mixed_precision:
+        return None
+    why = "float16 activations take half the memory of float32 ones."
+    return _from_change(rx.toggle_mixed_precision, "mixed-precision", "m", why, config, "turn mixed precision on")
+
+
+def _small_model(kind: str, details: dict[str, Any], config: RunConfig | None) -> Remedy | None:
+    if config is None or config.model != "large":
+        return None  # only the large CNN has a smaller sibling
+    why = "The reduced CNN has half the filters: about a quarter of the parameters and half the activations."
+    return _from_change(rx.toggle_model, "small-model", "c", why, config, "switch to the reduced CNN")
+
+
+def _image_size(kind: str, details: dict[str, Any], config: RunConfig | None) -> Remedy | None:
+    if config is not None and config.image_size <= 64:
+        return None
+    size = config.image_size if config else None
+    half = f" (--image-size {size // 2})" if size else ""
+    return Remedy("image-size", f"use smaller images{half}",
+                  "Activation memory grows with the pixels: half the side is a quarter of the memory.")
+
+
+def _who(kind: str, details: dict[str, Any], config: RunConfig | None) -> Remedy | None:
+    holders = details.get("other_processes") or []
+    if not holders:
+        return Remedy("other-processes", "free the GPU: other processes held its memory at launch",
+                      "The memory was taken before training started.")
+    names = ", ".join(
+        f"pid {p['pid']} {p['name']}" + (f" ({human_bytes(p['bytes'])})" if p.get("bytes") else "")
+        for p in holders[:3]
+    )
+    return Remedy("other-processes", f"free the GPU: {names}",
+                  "These processes held the memory before training started; stop them or use another GPU.")
+
+
+def _buffers(kind: str, details: dict[str, Any], config: RunConfig | None) -> Remedy | None:
+    if config is not None and config.shuffle_buffer <= 64 and config.prefetch in (0, 1):
+        return None
+    now = f" (now {config.shuffle_buffer} and {'AUTOTUNE' if config.prefetch == -1 else config.prefetch})" \
+        if config else ""
+    return Remedy("buffers", f"smaller shuffle and prefetch buffers, e.g. --shuffle-buffer 256 --prefetch 1{now}",
+                  "Shuffled and prefetched images wait in host memory.")
+
+
+def _host_limit(kind: str, details: dict[str, Any], config: RunConfig | None) -> Remedy | None:
+    if config is None or config.host_memory_limit is None:
+        return None
+    return Remedy("host-limit", f"raise --host-memory-limit (now {config.host_memory_limit} MB)",
+                  "The address-space limit, not the machine, ran out.")
+
+
+def _gpu_cap(kind: str, details: dict[str, Any], config: RunConfig | None) -> Remedy | None:
+    if config is None or config.gpu_memory_limit is None:
+        return None
+    return Remedy("gpu-cap", f"raise or remove --gpu-memory-limit (now {config.gpu_memory_limit} MB)",
+                  "TensorFlow was capped below the GPU's size.")
+
+
+def _tf_data(kind: str, details: dict[str, Any], config: RunConfig | None) -> Remedy | None:
+    return Remedy("tf-data", "feed the data through tf.data in batches instead of one in-memory array",
+                  "A whole numpy array copied to the GPU at once fails as 'Dst tensor is not initialized'.")
+
+
+def _async(kind: str, details: dict[str, Any], config: RunConfig | None) -> Remedy | None:
+    return Remedy("async-allocator", "try without TF_GPU_ALLOCATOR=cuda_malloc_async",
+                  "The async allocator failed; the default BFC allocator packs memory differently.")
+
+
+_BUILDERS: dict[str, Callable[[str, dict[str, Any], RunConfig | None], Remedy | None]] = {
+    "halve-batch": _halve, "grad-accum": _accum, "memory-growth": _growth, "mixed-precision": _precision,
+    "small-model": _small_model, "image-size": _image_size, "who": _who, "buffers": _buffers,
+    "host-limit": _host_limit, "gpu-cap": _gpu_cap, "tf-data": _tf_data, "async": _async,
+}

@@ -1,0 +1,76 @@
+"""The one plain sentence of each verdict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trainer.protocol import Step
+from tui.diagnosis.patterns import human_bytes
+from tui.verdict import ASYNC_OOM, DEVICE_OOM, HOST_OOM, MASKED_OOM, PROBABLE_OOM, XLA_OOM
+
+
+def when(last_step: Step | None, started: bool | None) -> str:
+    """' during step 3 of epoch 1', ' at start-up, before the first step', or ''.
+    Step events count steps from 1 and epochs from 0 (Keras)."""
+    if last_step is not None:
+        return f" during step {last_step.step + 1} of epoch {last_step.epoch + 1}"
+    if started is False:
+        return " at start-up, before the first step"
+    return ""
+
+
+def _allocating(details: dict[str, Any]) -> str:
+    size = details.get("requested_bytes")
+    shape = details.get("shape")
+    if isinstance(size, int) and shape:
+        return f" allocating a {human_bytes(size)} tensor of shape {shape}"
+    if isinstance(size, int):
+        return f" allocating {human_bytes(size)}"
+    if shape:
+        return f" allocating a tensor of shape {shape}"
+    return ""
+
+
+def oom_sentence(kind: str, details: dict[str, Any], moment: str, limit_mb: int | None) -> str:
+    device = details.get("device")
+    on = f" on {device}" if device and kind != HOST_OOM else ""
+    what = _allocating(details)
+    if kind == DEVICE_OOM:
+        return f"Training ran out of GPU memory{on}{what}{moment}."
+    if kind == XLA_OOM:
+        return f"XLA-compiled training ran out of GPU memory{on}{what}{moment}."
+    if kind == ASYNC_OOM:
+        return f"The CUDA async allocator (cuda_malloc_async) ran out of GPU memory{on}{what}{moment}."
+    if kind == MASKED_OOM:
+        return (f"Copying data to the GPU failed ('Dst tensor is not initialized'){moment}: "
+                "an out-of-memory error in disguise, usually a large in-memory array sent at once.")
+    if kind == PROBABLE_OOM:
+        return (f"cuDNN or cuBLAS could not get memory for its workspace{moment}: "
+                "most likely the GPU was out of memory.")
+    under = f" under the --host-memory-limit of {limit_mb} MB" if limit_mb else ""
+    return f"Training ran out of host memory (RAM){under}{what}{moment}."
+
+
+def host_abort_sentence(what: str, moment: str, limit_mb: int | None) -> str:
+    under = f" under the --host-memory-limit of {limit_mb} MB" if limit_mb else ""
+    if what == "bad-alloc":
+        return f"The trainer aborted with std::bad_alloc{moment}: a memory allocation failed{under}."
+    if what == "thread":
+        return (f"The trainer could not start a thread and aborted{moment}: "
+                f"its address space was used up{under}.")
+    return f"The trainer ran out of host memory (MemoryError){under}{moment}."
+
+
+def killed_for_memory(peak: int, ceiling: int, words: str, signal_text: str, moment: str) -> str:
+    return (f"The trainer was killed with {signal_text}{moment} while using {human_bytes(peak)} of "
+            f"{human_bytes(ceiling)} {words}: most likely the Linux out-of-memory killer.")
+
+
+def others_sentence(device: str | None, held: int, total: int, holders: list[dict[str, Any]], base: str) -> str:
+    who = ", ".join(
+        f"pid {h['pid']} {h['name']}" + (f" {human_bytes(h['bytes'])}" if h.get("bytes") else "")
+        for h in holders[:3]
+    )
+    by = f" ({who})" if who else ""
+    return (f"Other processes already held {human_bytes(held)} of {human_bytes(total)} on "
+            f"{device or 'the GPU'} when the run started{by}. {base}")
