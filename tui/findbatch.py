@@ -137,8 +137,8 @@ class SearchCancelled(RuntimeError):
 def probe_config(config: RunConfig, batch: int, steps: int = PROBE_STEPS) -> RunConfig:
     """The short run that answers "does `batch` fit?".
 
-    A fresh backup folder per probe (backup_dir=None puts it in the run folder)
-    so a probe neither resumes from nor overwrites the user's real backup.
+    backup_dir=None lets the finder's own supervisor session hold the probes'
+    backups, so a probe neither resumes from nor overwrites the user's backup.
     """
     return config.replace(
         batch_size=batch, epochs=1, steps_per_epoch=steps, validation_split=0.0, backup_dir=None
@@ -203,6 +203,10 @@ def find_batch(
             reports.append(report)
             if on_probe is not None:
                 on_probe(report)
+    except BaseException:
+        # Ctrl-C or a failed probe: a probe still running must not outlive the search.
+        supervisor.stop()
+        raise
     finally:
         supervisor.close()
     largest = state.largest

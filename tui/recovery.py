@@ -9,6 +9,7 @@ never launched again: nothing loops.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -88,11 +89,11 @@ class Recovery:
                 "and the last attempt still ran out of memory."
             )
             return None
-        change = self._climb(config)
+        change = self._climb(config, verdict.kind)
         if change is None:
             self.gave_up = self._exhausted(config)
             return None
-        rung = rung_of(config, change.config)
+        rung = change.id or rung_of(config, change.config)
         self.tried.append(rung)
         self.steps.append(
             RecoveryStep(
@@ -107,20 +108,20 @@ class Recovery:
         self._seen.add(_key(change.config))
         return change
 
-    def _climb(self, config: RunConfig) -> Change | None:
+    def _climb(self, config: RunConfig, kind: str) -> Change | None:
         tried = list(self.tried)
         for _ in range(_MAX_ASKS):
-            change = next_rung(config, tried, self.min_batch)
+            change = next_rung(config, tried, self.min_batch, kind=kind)
             if change is None:
                 return None
             new = change.config
             if config.backup_dir is not None and new.backup_dir != config.backup_dir:
                 # The backup is how a relaunch resumes where the last one stopped.
                 new = new.replace(backup_dir=config.backup_dir)
-                change = Change(new, change.reason)
+                change = dataclasses.replace(change, config=new)
             if _key(new) not in self._seen:
                 return change
-            tried.append(rung_of(config, new))
+            tried.append(change.id or rung_of(config, new))
         return None
 
     def _exhausted(self, config: RunConfig) -> str:
@@ -136,7 +137,8 @@ class Recovery:
 
 
 def rung_of(old: RunConfig, new: RunConfig) -> str:
-    """Name the rung that turned `old` into `new`, in the ladder's own ids."""
+    """Name the rung that turned `old` into `new`, in the ladder's own ids
+    (for a Change that came without its id)."""
     if new.memory_growth and not old.memory_growth:
         return "memory-growth"
     if new.mixed_precision and not old.mixed_precision:

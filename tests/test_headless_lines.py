@@ -1,0 +1,152 @@
+"""Headless mode: the outcome as exit code, readable lines, the JSON story, signals.
+
+The stand-in trainer (a real subprocess on the real protocol) plays the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trainer.config import RunConfig
+from tui.headless import run_headless
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def script(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("MEMTUI_TRAINER_MODULE", "tests.stand_in_trainer")
+
+    def use(**keys: Any) -> None:
+        monkeypatch.setenv("STAND_IN_SCRIPT", json.dumps(keys))
+
+    return use
+
+
+def headless(tmp_path: Path, config: RunConfig, **flags: Any) -> tuple[int, str]:
+    out = io.StringIO()
+    ns = argparse.Namespace(runs_dir=str(tmp_path / "runs"), **flags)
+    return run_headless(config, ns, stream=out), out.getvalue()
+
+
+QUICK = RunConfig(epochs=2, steps_per_epoch=3, image_size=32)
+
+
+@pytest.mark.parametrize(
+    ("keys", "code"),
+    [
+        ({}, 0),
+        ({"end": "oom", "end_at_step": 2}, 3),
+        ({"end": "crash", "end_at_step": 2}, 4),
+        ({"end": "exit", "exit_code": 2, "end_at_step": 1}, 2),
+        ({"end": "sigkill", "end_at_step": 2}, 4),
+    ],
+    ids=["finished", "out-of-memory", "crashed", "bad-input", "killed"],
+)
+def test_the_exit_code_is_the_outcome(script, tmp_path: Path, keys: dict[str, Any], code: int) -> None:
+    script(rate=100, **keys)
+    assert headless(tmp_path, QUICK)[0] == code
+
+
+def test_readable_lines_tell_the_story_of_a_recovered_run(script, tmp_path: Path) -> None:
+    script(rate=100, oom_above_batch=16)
+    code, text = headless(tmp_path, QUICK.replace(batch_size=32), auto_recover=True)
+
+    lines = text.splitlines()
+    assert code == 0
+    assert lines[0].startswith("[attempt 1] start run ")
+    assert "model small, 32 px, batch 32, 2 epochs × 3 steps" in lines[0]
+    assert any(line.startswith("[attempt 1] ended: ") for line in lines)
+    relaunch = next(line for line in lines if "relaunch:" in line)
+    assert relaunch.startswith("[attempt 2] relaunch: ") and "memory growth" in relaunch
+    assert any("epoch 1 done" in line for line in lines)
+    assert lines[-1].startswith("outcome: finished after ") and lines[-1].endswith("exit code 0)")
+
+
+def test_step_lines_come_at_most_about_once_a_second(script, tmp_path: Path) -> None:
+    script(rate=400)
+    started = time.monotonic()
+    code, text = headless(tmp_path, RunConfig(epochs=2, steps_per_epoch=300))
+    elapsed = time.monotonic() - started
+
+    step_lines = [line for line in text.splitlines() if " step " in line and ": loss " in line]
+    epoch_lines = [line for line in text.splitlines() if " done: " in line]
+    (events_file,) = (tmp_path / "runs").glob("*/events.jsonl")
+    epochs_written = events_file.read_text().count('"type":"epoch"')
+    assert code == 0
+    assert 1 <= len(step_lines) <= elapsed + 1, "600 steps, but one line a second at most"
+    assert epochs_written >= 1 and len(epoch_lines) == epochs_written, "every epoch has its line"
+
+
+def test_json_lines_parse_into_one_story(script, tmp_path: Path) -> None:
+    script(rate=100, oom_above_batch=16)
+    code, text = headless(tmp_path, QUICK.replace(batch_size=32), auto_recover=True, json=True)
+
+    records = [json.loads(line) for line in text.splitlines()]
+    kinds = [r["type"] for r in records]
+    assert code == 0
+    assert kinds[0] == "start" and kinds[-1] == "outcome"
+    assert kinds.index("verdict") < kinds.index("relaunch") < len(kinds) - 1 - kinds[::-1].index("start")
+    events = [r["event"]["type"] for r in records if r["type"] == "event"]
+    assert events.count("run_start") == events.count("run_end") == len([k for k in kinds if k == "start"])
+    assert "oom" in events and events[-1] == "run_end"
+    assert records[-1]["exit_code"] == 0 and records[-1]["status"] == "finished"
+
+
+# --- signals: memtui itself is a subprocess here --------------------------------
+
+
+def _spawn(tmp_path: Path, keys: dict[str, Any], *flags: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "MEMTUI_TRAINER_MODULE": "tests.stand_in_trainer", "STAND_IN_SCRIPT": json.dumps(keys)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "run", "--headless", "--json", "--runs-dir", str(tmp_path / "runs"), *flags],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _read_until_step(proc: subprocess.Popen[str]) -> list[dict[str, Any]]:
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:
+        record = json.loads(line)
+        seen.append(record)
+        if record["type"] == "event" and record["event"]["type"] == "step":
+            return seen
+    raise AssertionError(f"no step before the end; stderr: {proc.stderr.read() if proc.stderr else ''}")
+
+
+def test_ctrl_c_stops_the_run_gracefully_and_exits_130(tmp_path: Path) -> None:
+    proc = _spawn(tmp_path, {"rate": 20, "stop_delay": 0.2}, "--epochs", "1", "--steps-per-epoch", "400")
+    _read_until_step(proc)
+    proc.send_signal(signal.SIGINT)
+    rest, _err = proc.communicate(timeout=60)
+
+    records = [json.loads(line) for line in rest.splitlines()]
+    assert proc.returncode == 130
+    ends = [r["event"] for r in records if r["type"] == "event" and r["event"]["type"] == "run_end"]
+    assert ends and ends[0]["status"] == "stopped", "the trainer saved and said goodbye"
+    assert records[-1]["type"] == "outcome" and records[-1]["status"] == "stopped"
+
+
+def test_sighup_does_not_end_the_run(tmp_path: Path) -> None:
+    proc = _spawn(tmp_path, {"rate": 50}, "--epochs", "1", "--steps-per-epoch", "60")
+    _read_until_step(proc)
+    proc.send_signal(signal.SIGHUP)
+    rest, _err = proc.communicate(timeout=60)
+
+    records = [json.loads(line) for line in rest.splitlines()]
+    assert proc.returncode == 0
+    assert records[-1]["status"] == "finished"
+    steps = [r for r in records if r["type"] == "event" and r["event"]["type"] == "step"]
+    assert steps[-1]["event"]["step"] == 60
