@@ -27,11 +27,14 @@ from typing import Any
 
 from trainer.config import RunConfig
 from tui import procctl
-from tui.attempt import AttemptEnded, AttemptInfo, EventBatch, Notice, SupervisorProblem, now
+from tui.attempt import AttemptEnded, AttemptInfo, AttemptStarted, EventBatch, Notice, SupervisorProblem, now
 from tui.rundir import RunDir
 from tui.runstore import RunStore
 from tui.verdict import Verdict
 from tui.watch import Watched, try_lock
+
+__all__ = ["AttachError", "AttemptEnded", "AttemptInfo", "AttemptStarted", "EventBatch", "Notice", "Supervisor",
+           "SupervisorProblem"]
 
 MODULE_ENV = "MEMTUI_TRAINER_MODULE"
 REAPER_GRACE = 2.0  # seconds for the reaper to record a SIGKILLed trainer
@@ -92,7 +95,7 @@ class Supervisor:
         """Every attempt of this session, oldest first, the current one last."""
         done = list(self._ended)
         cur = self._current
-        if cur is not None and not cur.done.is_set():
+        if cur is not None and all(a.run_id != cur.info.run_id for a in done):
             done.append(cur.info)
         return done
 
@@ -237,8 +240,8 @@ class Supervisor:
         if cur.thread.is_alive() and threading.current_thread() is not cur.thread:
             cur.thread.join(timeout=2.0)
         cur.release()
-        if not cur.done.is_set() or cur.info.ended is None:
-            self._ended.append(dataclasses.replace(cur.info))
+        if all(a.run_id != cur.info.run_id for a in self._ended):
+            self._ended.append(cur.info)
         if self.sampler is not None:
             self.sampler.set_run(None)
         self._current = None
