@@ -8,10 +8,14 @@ grayscale, RGBA) from a small pure-Python encoder, and 24-bit BMP.
 The OOM recipe below gives a real `ResourceExhaustedError` on a CPU-only
 machine: the trainer's address-space limit (`--host-memory-limit`) denies the
 big activation tensor of a large batch, so TensorFlow raises instead of
-touching the memory. Measured on the project's 2-core CPU machine with the
-small model at 64x64 and 3 classes (see tests/test_trainer_oom.py):
-batches up to about 256 fit under 3072 MB; 4096 gives `OOM when allocating
-tensor with shape[4096,64,64,16] ... by allocator cpu` within one step.
+touching the memory (the trainer turns oneDNN off under a host limit, because
+oneDNN's kernels segfault on a denied allocation). Measured on the project's
+2-core CPU machine, small model, 64x64 images, 3 classes, 3072 MB limit:
+batches 64-512 fit; 1024 and 2048 die with `std::bad_alloc` (SIGABRT, exit
+-6/134, no event); 4096 and 8192 give exit 3 with `OOM when allocating tensor
+with shape[4096,64,64,16] and type float ... by allocator cpu` in ~4 s.
+The limit covers address space, not RSS, so the numbers depend on the thread
+count (more cores, more reserved stacks): re-measure on a bigger machine.
 """
 
 from __future__ import annotations
@@ -29,9 +33,12 @@ OOM_LIMIT_MB = 3072
 OOM_IMAGE_SIZE = 64
 OOM_BATCH = 4096
 FITS_BATCH = 64
-# Roughly: batches <= FITS_MAX_BATCH fit under OOM_LIMIT_MB, >= OOMS_MIN_BATCH OOM.
-FITS_MAX_BATCH = 256
-OOMS_MIN_BATCH = 2048
+# Under OOM_LIMIT_MB at OOM_IMAGE_SIZE: batches <= FITS_MAX_BATCH fit; batches
+# in [ABORT_BATCH_MIN, OOMS_MIN_BATCH) abort with std::bad_alloc (SIGABRT);
+# batches >= OOMS_MIN_BATCH raise ResourceExhaustedError (exit 3).
+FITS_MAX_BATCH = 512
+ABORT_BATCH_MIN = 1024
+OOMS_MIN_BATCH = 4096
 
 Pixel = tuple[int, ...]
 

@@ -34,6 +34,11 @@ def prepare_environment(cfg: RunConfig) -> None:
     """Environment variables TensorFlow reads at import time."""
     # Keep TensorFlow's C++ start-up chatter out of the way; errors still show.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    if cfg.host_memory_limit is not None:
+        # oneDNN's CPU kernels crash (SIGSEGV) when an allocation is denied;
+        # TensorFlow's own kernels raise ResourceExhaustedError, which the
+        # trainer can report and memtui can fix. Seen with TF 2.21 on CPU.
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     if cfg.memory_growth:
         # Only lower-case true/false are accepted; this overrides code settings,
         # so it is set only when asked for.

@@ -29,7 +29,7 @@ from trainer.resume import Backup, epoch_end_callback
 from trainer.signals import StopFlag
 
 PRINT_HOOK_ENV = "MEMTUI_TRAINER_PRINT"  # debugging hook: the model prints on every step
-ENV_SHOWN = ("TF_FORCE_GPU_ALLOW_GROWTH", "TF_GPU_ALLOCATOR", "TF_CPP_MIN_LOG_LEVEL")
+ENV_SHOWN = ("TF_FORCE_GPU_ALLOW_GROWTH", "TF_GPU_ALLOCATOR", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")
 
 
 @dataclass
