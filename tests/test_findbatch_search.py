@@ -70,3 +70,23 @@ def test_the_margin_floors_to_a_whole_batch_of_at_least_one(batch: int, margin: 
 def test_a_search_needs_a_positive_maximum() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         BatchSearch(0)
+
+
+@given(max_batch=st.integers(1, 1 << 14), multiple_of=st.sampled_from([1, 2, 8, 32, 128]), data=st.data())
+def test_searching_in_multiples_finds_the_largest_multiple_that_fits(
+    max_batch: int, multiple_of: int, data: st.DataObject
+) -> None:
+    max_batch = max(max_batch, multiple_of)
+    limit = data.draw(st.integers(0, max_batch), label="largest batch that fits")
+
+    state = search(lambda b: b <= limit, max_batch, multiple_of)
+
+    expected = limit // multiple_of * multiple_of
+    assert state.largest == (expected or None)
+    assert all(b % multiple_of == 0 for b, _ in state.probes)
+    assert len(state.probes) <= max_probes(max_batch)
+
+
+def test_the_margin_keeps_a_multiple() -> None:
+    assert with_margin(96, 0.9, 8) == 80
+    assert with_margin(8, 0.9, 8) == 8

@@ -37,26 +37,31 @@ def max_probes(max_batch: int) -> int:
     return math.ceil(math.log2(max_batch)) + 2 if max_batch > 1 else 2
 
 
-def with_margin(batch: int, margin: float) -> int:
-    """`batch` scaled down by `margin`, floored, never below 1."""
-    return max(1, math.floor(batch * margin))
+def with_margin(batch: int, margin: float, multiple_of: int = 1) -> int:
+    """`batch` scaled down by `margin`, floored to a multiple of `multiple_of`,
+    never below one multiple."""
+    return max(1, math.floor(batch * margin) // multiple_of) * multiple_of
 
 
 class BatchSearch:
     """Binary search for the largest batch in 1..max_batch that fits.
 
-    Invariant: every batch <= `fits` is known (or assumed) to fit and every
-    batch >= `ooms` is known to run out of memory. Each probe halves the gap,
-    so it ends after at most ceil(log2(max_batch + 1)) probes, which is within
-    `max_probes` whatever the answers are, even if memory is not monotone.
+    Batches are multiples of `multiple_of` (1: any batch; 8 suits GPU tensor
+    cores). Invariant, in those units: every k <= `fits` is known (or assumed)
+    to fit and every k >= `ooms` to run out of memory. Each probe halves the
+    gap, so the search ends after at most ceil(log2(max_batch + 1)) probes,
+    within `max_probes` whatever the answers are, monotone or not.
     """
 
-    def __init__(self, max_batch: int) -> None:
-        if max_batch < 1:
-            raise ValueError(f"max_batch must be at least 1, got {max_batch}")
+    def __init__(self, max_batch: int, multiple_of: int = 1) -> None:
+        if multiple_of < 1:
+            raise ValueError(f"multiple_of must be at least 1, got {multiple_of}")
+        if max_batch < multiple_of:
+            raise ValueError(f"max_batch must be at least {multiple_of}, got {max_batch}")
         self.max_batch = max_batch
+        self.multiple_of = multiple_of
         self.fits = 0  # 0: nothing has fitted yet
-        self.ooms = max_batch + 1
+        self.ooms = max_batch // multiple_of + 1
         self.probes: list[tuple[int, bool]] = []
 
     @property
@@ -67,14 +72,15 @@ class BatchSearch:
         """The batch to probe next, or None when the answer is known."""
         if self.done:
             return None
-        return (self.fits + self.ooms) // 2
+        return (self.fits + self.ooms) // 2 * self.multiple_of
 
     def record(self, batch: int, fitted: bool) -> None:
         self.probes.append((batch, fitted))
+        k = batch // self.multiple_of
         if fitted:
-            self.fits = max(self.fits, batch)
+            self.fits = max(self.fits, k)
         else:
-            self.ooms = min(self.ooms, batch)
+            self.ooms = min(self.ooms, k)
 
     def probes_left(self) -> int:
         """At most how many more probes the search needs."""
@@ -83,13 +89,13 @@ class BatchSearch:
 
     @property
     def largest(self) -> int | None:
-        """The largest batch that fits, None when even batch 1 does not."""
-        return self.fits or None
+        """The largest batch that fits, None when even the smallest does not."""
+        return self.fits * self.multiple_of or None
 
 
-def search(fits: Callable[[int], bool], max_batch: int) -> BatchSearch:
+def search(fits: Callable[[int], bool], max_batch: int, multiple_of: int = 1) -> BatchSearch:
     """Run the search to the end with a predicate (pure; for tests and tools)."""
-    state = BatchSearch(max_batch)
+    state = BatchSearch(max_batch, multiple_of)
     while (batch := state.next_batch()) is not None:
         state.record(batch, fits(batch))
     return state
@@ -116,8 +122,8 @@ class ProbeReport:
 
 @dataclass(frozen=True)
 class FindResult:
-    largest: int | None  # None: even batch 1 ran out of memory
-    recommended: int | None  # largest x margin, floored, at least 1
+    largest: int | None  # None: even the smallest batch ran out of memory
+    recommended: int | None  # largest x margin, floored (to a multiple, if asked), at least 1
     margin: float
     probes: tuple[ProbeReport, ...]
 
@@ -151,6 +157,7 @@ def find_batch(
     *,
     max_batch: int = DEFAULT_MAX_BATCH,
     margin: float = DEFAULT_MARGIN,
+    multiple_of: int = 1,
     probe_steps: int = PROBE_STEPS,
     on_probe: Callable[[ProbeReport], None] | None = None,
     on_start: Callable[[int, int], None] | None = None,
@@ -169,7 +176,7 @@ def find_batch(
     # Imported here so the pure search above loads without the process machinery.
     from tui.supervisor import Supervisor
 
-    state = BatchSearch(max_batch)
+    state = BatchSearch(max_batch, multiple_of)
     notices: queue.Queue[Notice] = queue.Queue()
     supervisor = Supervisor(store, trainer_module=trainer_module, sink=notices.put)
     reports: list[ProbeReport] = []
@@ -212,7 +219,7 @@ def find_batch(
     largest = state.largest
     return FindResult(
         largest=largest,
-        recommended=None if largest is None else with_margin(largest, margin),
+        recommended=None if largest is None else with_margin(largest, margin, multiple_of),
         margin=margin,
         probes=tuple(reports),
     )

@@ -6,7 +6,6 @@ import argparse
 import json
 import shlex
 import sys
-import threading
 from dataclasses import asdict, fields
 from typing import TextIO
 
@@ -15,12 +14,12 @@ from tui.findbatch import (
     DEFAULT_MARGIN,
     DEFAULT_MAX_BATCH,
     PROBE_STEPS,
+    BatchSearch,
     FindResult,
     ProbeFailed,
     ProbeReport,
     SearchCancelled,
     find_batch,
-    max_probes,
 )
 from tui.runopts import add_run_options, resolve_run_config, runs_root
 from tui.runstore import RunStore, RunStoreError
@@ -33,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--margin", type=float, default=DEFAULT_MARGIN, metavar="X",
                        help=f"recommend the largest batch that fits times X (default {DEFAULT_MARGIN}), "
                             "room for memory that varies between runs")
+    group.add_argument("--multiple-of", type=int, default=1, metavar="N",
+                       help="only try batches that are multiples of N (default 1), e.g. --multiple-of 8 for "
+                            "GPU tensor cores; also makes the search shorter")
     group.add_argument("--probe-steps", type=int, default=PROBE_STEPS, metavar="N",
                        help=f"training steps per probe (default {PROBE_STEPS})")
     group.add_argument("--json", action="store_true", help="one JSON object per probe, then the result")
@@ -49,18 +51,19 @@ def run(ns: argparse.Namespace) -> int:
         return 2
     out = sys.stdout
     if not ns.json:
-        print(f"Searching batch 1..{ns.max_batch} with at most {max_probes(ns.max_batch)} probes "
+        step = f" in multiples of {ns.multiple_of}" if ns.multiple_of > 1 else ""
+        most = BatchSearch(ns.max_batch, ns.multiple_of).probes_left()
+        print(f"Searching batch 1..{ns.max_batch}{step} with at most {most} probes "
               f"of {ns.probe_steps} steps, each a fresh trainer process.", file=out, flush=True)
-    cancel = threading.Event()
     try:
         result = find_batch(
-            config, store, max_batch=ns.max_batch, margin=ns.margin, probe_steps=ns.probe_steps,
+            config, store, max_batch=ns.max_batch, margin=ns.margin, multiple_of=ns.multiple_of,
+            probe_steps=ns.probe_steps,
             on_start=None if ns.json else lambda i, b: _started(out, i, b),
-            on_probe=lambda r: _probe(out, r, ns.json), cancel=cancel,
+            on_probe=lambda r: _probe(out, r, ns.json),
         )
     except KeyboardInterrupt:
-        # The probe's process group is stopped by the supervisor on close.
-        cancel.set()
+        # find_batch has already asked the live probe to stop.
         print("memtui find-batch: stopped; no batch was chosen", file=sys.stderr)
         return 130
     except SearchCancelled as exc:
@@ -77,6 +80,9 @@ def _check(ns: argparse.Namespace) -> None:
         raise ConfigError(f"--max-batch: {ns.max_batch} is out of range; use a whole number of at least 1")
     if not 0.0 < ns.margin <= 1.0:
         raise ConfigError(f"--margin: {ns.margin} is out of range; use a number above 0 and at most 1, e.g. 0.9")
+    if ns.multiple_of < 1 or ns.multiple_of > ns.max_batch:
+        raise ConfigError(f"--multiple-of: {ns.multiple_of} is out of range; use a whole number from 1 to "
+                          f"--max-batch ({ns.max_batch})")
     if ns.probe_steps < 1:
         raise ConfigError(f"--probe-steps: {ns.probe_steps} is out of range; use a whole number of at least 1")
 
@@ -111,13 +117,17 @@ def _report(out: TextIO, config: RunConfig, result: FindResult, as_json: bool) -
                           "margin": result.margin, "probes": len(result.probes), "command": command}),
               file=out, flush=True)
     elif result.largest is None:
-        print("Even batch 1 ran out of memory: try --mixed-precision, --model small or a smaller --image-size.",
-              file=out)
+        print(f"Even batch {_smallest(result)} ran out of memory: try --mixed-precision, --model small "
+              "or a smaller --image-size.", file=out)
     else:
         print(f"Largest batch that fits: {result.largest}. With margin {result.margin}: {result.recommended}.",
               file=out)
         print(f"Launch with: {command}", file=out, flush=True)
     return 0 if result.largest is not None else 3
+
+
+def _smallest(result: FindResult) -> int:
+    return min((p.batch for p in result.probes), default=1)
 
 
 def launch_command(config: RunConfig) -> str:
