@@ -22,8 +22,10 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from trainer.config import RunConfig
+from tui.attempt import AttemptEnded, AttemptStarted, EventBatch, Notice, SupervisorProblem
 from tui.screens.main import MainScreen
 from tui.themes import DEFAULT_THEME, LoadedThemes, load_themes
+from tui.verdict import Verdict
 from tui.widgets import remedykeys
 from tui.widgets.header import HeaderView
 from tui.widgets.keys import KEYS, bindings
@@ -31,8 +33,9 @@ from tui.widgets.messages import NoticeArrived, SnapshotArrived
 from tui.widgets.words import LIVE_STATES
 
 if TYPE_CHECKING:
+    from tui.attempt import AttemptInfo
     from tui.recovery import Recovery
-    from tui.supervisor import AttemptInfo, Supervisor
+    from tui.supervisor import Supervisor
     from tui.telemetry.snapshot import Snapshot
 
 EXIT_AFTER_FIRST_PAINT = "MEMTUI_EXIT_AFTER_PAINT"  # for bench/startup.py
@@ -41,6 +44,8 @@ EXIT_AFTER_FIRST_PAINT = "MEMTUI_EXIT_AFTER_PAINT"  # for bench/startup.py
 class MemtuiApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "memtui"
+    MODES: ClassVar[dict[str, Any]] = {"main": MainScreen}
+    DEFAULT_MODE = "main"
     BINDINGS: ClassVar[list[BindingType]] = bindings()  # type: ignore[assignment]
 
     run_state: reactive[str] = reactive("idle", bindings=True)
@@ -80,12 +85,9 @@ class MemtuiApp(App[int]):
         self._stop_pressed = False
         self.auto_recover = bool(recovery and recovery.enabled)
 
-    def get_default_screen(self) -> Screen[Any]:
-        return MainScreen()
-
     @property
     def main(self) -> MainScreen:
-        screen = self.screen_stack[0]
+        screen = self.get_screen_stack("main")[0]
         assert isinstance(screen, MainScreen)
         return screen
 
@@ -138,10 +140,9 @@ class MemtuiApp(App[int]):
     def on_notice_arrived(self, message: NoticeArrived) -> None:
         self.handle_notice(message.notice)
 
-    def handle_notice(self, notice: Any) -> None:
+    def handle_notice(self, notice: Notice) -> None:
         """Apply one supervisor notice to the screen (also used to replay recorded runs)."""
-        kind = type(notice).__name__
-        if kind == "SupervisorProblem":
+        if isinstance(notice, SupervisorProblem):
             self.notify(notice.message, severity="error", timeout=10)
             self.main.log_line(f"! {notice.message}")
             return
@@ -149,20 +150,19 @@ class MemtuiApp(App[int]):
         if self.attempt is not None and info.number < self.attempt.number:
             return  # a late notice from an attempt already replaced
         self.attempt = info
-        if kind == "AttemptStarted":
+        if isinstance(notice, AttemptStarted):
             self.last_step = None
             self._stop_pressed = False
             self.main.attempt_started(info)
-        elif kind == "EventBatch":
-            garbage = notice.garbage if isinstance(notice.garbage, int) else len(notice.garbage)
-            step = self.main.events(info, notice.events, garbage)
+        elif isinstance(notice, EventBatch):
+            step = self.main.events(info, notice.events, notice.garbage)
             self.last_step = step or self.last_step
-        elif kind == "AttemptEnded":
+        elif isinstance(notice, AttemptEnded):
             self._ended(info, notice.verdict)
         self.run_state = info.state
         self.refresh_header()
 
-    def _ended(self, info: AttemptInfo, verdict: Any) -> None:
+    def _ended(self, info: AttemptInfo, verdict: Verdict) -> None:
         change = None
         note = None
         if self.recovery is not None and not self._exit_when_ended and not self._stop_pressed:

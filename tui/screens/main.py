@@ -25,9 +25,9 @@ from tui.widgets.verdict import VerdictPanel
 from tui.widgets.words import nbytes, step_line
 
 if TYPE_CHECKING:
-    from tui.supervisor import AttemptInfo
+    from tui.attempt import AttemptInfo
 
-WIDE = 110  # columns from which memory and history sit beside the log
+WIDE = 160  # columns from which gauges, verdict and history sit beside the log
 
 
 def event_line(event: Event) -> str | None:
@@ -59,8 +59,8 @@ class MainScreen(Screen[None]):
     MainScreen #body { height: 1fr; }
     MainScreen #side { height: auto; }
     MainScreen.-wide #body { layout: horizontal; }
-    MainScreen.-wide #side { width: 2fr; height: 100%; }
-    MainScreen.-wide StepLog { width: 3fr; }
+    MainScreen.-wide #side { width: 1fr; height: 100%; }
+    MainScreen.-wide StepLog { width: 1fr; }
     """
 
     def compose(self) -> ComposeResult:
@@ -71,7 +71,7 @@ class MainScreen(Screen[None]):
                 yield VerdictPanel(id="verdict")
                 yield HistoryTable(id="history")
             yield StepLog(id="steplog")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#steplog").border_title = "steps"

@@ -9,7 +9,7 @@ from textual.widgets import DataTable
 from tui.widgets.words import OUTCOMES, config_short, nbytes
 
 if TYPE_CHECKING:
-    from tui.supervisor import AttemptInfo
+    from tui.attempt import AttemptInfo
 
 COLUMNS = ("#", "config", "outcome", "steps", "peak", "steps/s")
 
@@ -18,7 +18,7 @@ def row(info: AttemptInfo) -> tuple[str, ...]:
     rate = f"{info.steps_per_second:.1f}" if info.steps_per_second else "–"
     return (
         str(info.number),
-        config_short(info.config),
+        config_short(info.config) if info.config else "?",
         OUTCOMES.get(info.state, info.state),
         str(info.steps),
         nbytes(info.peak_memory) if info.peak_memory else "–",

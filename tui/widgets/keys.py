@@ -14,23 +14,23 @@ class Key:
     action: str
     label: str  # short, for the footer
     description: str  # one sentence, for help and the command palette
-    show: bool = True  # shown in the footer (all are in help and the palette)
+    show: bool = True  # in the footer; 80 columns hold nine (all are in help and the palette)
 
 
 KEYS: tuple[Key, ...] = (
-    Key("s", "stop", "Stop", "Stop the run gracefully (it finishes the step and saves); press again to force"),
-    Key("r", "relaunch", "Relaunch", "Relaunch with the same settings (stops a live run first)"),
-    Key("b", "halve_batch", "½ batch", "Relaunch with half the batch size"),
-    Key("g", "toggle_growth", "Growth", "Toggle TensorFlow memory growth and relaunch"),
-    Key("c", "toggle_model", "CNN", "Switch between the small and the large CNN and relaunch"),
-    Key("m", "toggle_precision", "Mixed", "Toggle mixed precision (float16) and relaunch"),
-    Key("a", "double_accum", "Accum×2", "Double gradient accumulation and relaunch", show=False),
-    Key("A", "toggle_auto", "Auto", "Toggle automatic recovery from out-of-memory", show=False),
-    Key("f", "find_batch", "Find batch", "Find the largest batch that fits, then relaunch with it", show=False),
-    Key("l", "show_log", "Log", "Show the trainer's full log (scrollable)"),
-    Key("t", "next_theme", "Theme", "Switch to the next theme", show=False),
-    Key("question_mark", "help", "Help", "Show every key"),
-    Key("q", "quit_app", "Quit", "Quit (asks first when a run is going)"),
+    Key("s", "stop", "stop", "Stop the run gracefully (it finishes the step and saves); press again to force"),
+    Key("r", "relaunch", "rerun", "Relaunch with the same settings (stops a live run first)"),
+    Key("b", "halve_batch", "½batch", "Relaunch with half the batch size"),
+    Key("g", "toggle_growth", "growth", "Toggle TensorFlow memory growth and relaunch"),
+    Key("c", "toggle_model", "cnn", "Switch between the small and the large CNN and relaunch"),
+    Key("m", "toggle_precision", "fp16", "Toggle mixed precision (float16) and relaunch"),
+    Key("a", "double_accum", "accum×2", "Double gradient accumulation and relaunch", show=False),
+    Key("A", "toggle_auto", "auto-recover", "Toggle automatic recovery from out-of-memory", show=False),
+    Key("f", "find_batch", "find batch", "Find the largest batch that fits, then relaunch with it", show=False),
+    Key("l", "show_log", "log", "Show the trainer's full log (scrollable)"),
+    Key("t", "next_theme", "theme", "Switch to the next theme", show=False),
+    Key("question_mark", "help", "help", "Show every key"),
+    Key("q", "quit_app", "quit", "Quit (asks first when a run is going)"),
 )
 
 

@@ -30,3 +30,8 @@ class StepLog(Log):
         if self._pending:
             lines, self._pending = self._pending, []
             self.write_lines(lines)
+
+    def on_resize(self) -> None:
+        # The verdict panel opening shrinks the log; keep the newest lines in view.
+        if self.auto_scroll:
+            self.scroll_end(animate=False, immediate=True)

@@ -25,7 +25,7 @@ def headline(verdict: Verdict) -> str:
 
 def verdict_markup(verdict: Verdict, enabled_keys: set[str] | None = None, note: str | None = None) -> str:
     style = "$success" if verdict.kind == FINISHED else "$warning" if verdict.kind == STOPPED else "$error"
-    lines = [f"[b {style}]{headline(verdict)}[/] [dim]({escape(verdict.kind)})[/]  {escape(verdict.summary)}"]
+    lines = [f"[b {style}]{headline(verdict)}[/] [dim]({escape(verdict.kind)})[/]", escape(verdict.summary)]
     for line in verdict.evidence[:2]:
         lines.append(f"[dim]evidence:[/] {escape(line.strip())}")
     for remedy in verdict.remedies[:4]:

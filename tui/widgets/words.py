@@ -51,6 +51,14 @@ def nbytes(value: float | None) -> str:
     return "?"  # pragma: no cover
 
 
+def pair(current: float | None, peak: float | None) -> str:
+    """'2.8/3.0 GiB' (now/peak) sharing one unit when they have the same one."""
+    a, b = nbytes(current), nbytes(peak)
+    if a.split(" ")[-1] == b.split(" ")[-1] and "?" not in (a, b):
+        return f"{a.split(' ')[0]}/{b}"
+    return f"{a}/{b}"
+
+
 def duration(seconds: float | None) -> str:
     """h:mm:ss or m:ss; '--:--' when unknown."""
     if seconds is None or seconds < 0:
@@ -150,10 +158,8 @@ def step_line(step: Step) -> str:
     total = f"/{step.steps_in_epoch}" if step.steps_in_epoch else ""
     acc = f" acc {step.accuracy:.3f}" if step.accuracy is not None else ""
     current, peak, label = tf_memory(step.memory)
-    mem = f"  {label} {nbytes(current)}" if current is not None else ""
-    if peak is not None:
-        mem += f" (peak {nbytes(peak)})"
+    mem = f"  {label} {pair(current, peak)}" if current is not None or peak is not None else ""
     return (
-        f"e{step.epoch} {step.step:>4}{total}  loss {step.loss:.4f}{acc}  "
-        f"{step.step_seconds * 1000:.0f} ms  {step.examples_per_second:.0f} ex/s{mem}"
+        f"e{step.epoch} {step.step:>4}{total} loss {step.loss:.4f}{acc} "
+        f"{step.step_seconds * 1000:.0f} ms {step.examples_per_second:.0f} ex/s{mem}"
     )
