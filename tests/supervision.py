@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import threading
@@ -61,7 +62,8 @@ class Collector:
                     return value
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"timed out waiting for {what}; got {[type(n).__name__ for n in self.notices]}")
+                    kinds = [type(n).__name__ for n in self.notices]
+                    raise AssertionError(f"timed out waiting for {what}; got {kinds}")
                 self._cond.wait(left)
 
     def wait_ended(self, run_id: str | None = None, timeout: float = WAIT) -> AttemptEnded:
@@ -112,4 +114,4 @@ def in_order(steps: list[Step]) -> bool:
     """Steps run 1..n in each epoch with nothing missing or repeated."""
     pairs = step_numbers(steps)
     return pairs == sorted(pairs) and len(set(pairs)) == len(pairs) and all(
-        b[1] == a[1] + 1 or (b[0] == a[0] + 1 and b[1] == 1) for a, b in zip(pairs, pairs[1:], strict=False))
+        b[1] == a[1] + 1 or (b[0] == a[0] + 1 and b[1] == 1) for a, b in itertools.pairwise(pairs))

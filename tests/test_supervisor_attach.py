@@ -10,12 +10,11 @@ import textwrap
 
 import pytest
 
+from tests.supervision import STAND_IN, WAIT, Collector, group_alive, in_order, script_env, wait_until
 from trainer.config import RunConfig
 from trainer.protocol import RunEnd, RunStart, Step, decode
 from tui.runstore import RunStore
 from tui.supervisor import AttachError, Supervisor
-
-from tests.supervision import STAND_IN, WAIT, Collector, group_alive, in_order, script_env, wait_until
 
 # A memtui-like process: a Supervisor that launches one run and then waits to be killed.
 CHILD = textwrap.dedent("""
@@ -130,7 +129,7 @@ def test_attaching_to_a_damaged_run_says_why_it_cannot(tmp_path):
     broken.mkdir()
     (broken / "events.jsonl").write_text("")
     sup = Supervisor(store, trainer_module=STAND_IN, sink=Collector())
-    with pytest.raises(AttachError, match="damaged.*config.json is missing"):
+    with pytest.raises(AttachError, match=r"damaged.*config\.json is missing"):
         sup.attach(broken)
     sup.close()
 

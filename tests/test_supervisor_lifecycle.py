@@ -7,13 +7,12 @@ import stat
 
 import pytest
 
+from tests.supervision import STAND_IN, Collector, group_alive, in_order, script_env, wait_until
 from trainer.config import RunConfig
 from trainer.protocol import RunEnd, RunStart
-from tui.attempt import AttemptEnded, AttemptStarted
+from tui.attempt import AttemptStarted
 from tui.runstore import RunStore
 from tui.supervisor import Supervisor
-
-from tests.supervision import STAND_IN, Collector, group_alive, in_order, script_env, wait_until
 
 
 @pytest.fixture
