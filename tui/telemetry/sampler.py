@@ -89,11 +89,17 @@ class Sampler:
         with self._lock:
             return tuple(self._history)
 
+    @property
+    def native_thread_id(self) -> int | None:
+        """The sampling thread's OS id (for measuring its CPU cost), None when not running."""
+        return self._thread.native_id if self._thread is not None else None
+
     # --- control -------------------------------------------------------------
     def start(self) -> None:
         if self._thread is not None and self._thread.is_alive():
             return
         self._stop.clear()
+        self._wake.clear()  # the first reading is taken at once anyway
         self._thread = threading.Thread(target=self._run, name="memtui-telemetry", daemon=True)
         self._thread.start()
 
