@@ -44,13 +44,6 @@ class AttachError(Exception):
     """Why a run cannot be attached, in one line."""
 
 
-def diagnose_attempt(**kwargs: Any) -> Verdict:
-    """tui.diagnosis.diagnose, imported only when an attempt ends."""
-    from tui.diagnosis import diagnose
-
-    return diagnose(**kwargs)
-
-
 class Supervisor:
     def __init__(self, store: RunStore, *, session: str | None = None, trainer_module: str | None = None,
                  sink: Callable[[Notice], None], sampler: Any = None,
@@ -260,30 +253,14 @@ class Supervisor:
     # --- the end of an attempt -------------------------------------------------
 
     def _diagnose(self, **kwargs: Any) -> Verdict:
+        from tui.diagnosis import diagnose  # imported when an attempt ends, not at start-up
+
         if self.sampler is not None:
             self.sampler.set_run(None)
-        try:
-            return diagnose_attempt(**kwargs)
-        except ImportError:
-            return _fallback_verdict(kwargs.get("exit_code"), kwargs.get("events", ()))
+        return diagnose(**kwargs)
 
 
 def _jsonable(baseline: Any) -> Any:
     if baseline is not None and dataclasses.is_dataclass(baseline) and not isinstance(baseline, type):
         return dataclasses.asdict(baseline)
     return None
-
-
-def _fallback_verdict(exit_code: int | None, events: Any) -> Verdict:
-    """Until tui.diagnosis lands: the ending read from run_end and the exit code only."""
-    from trainer.protocol import RunEnd
-    from tui.verdict import FINISHED, KILLED, NOT_OOM, PROBABLE_OOM, STOPPED
-
-    end = next((e for e in reversed(tuple(events)) if isinstance(e, RunEnd)), None)
-    status = end.status if end is not None else None
-    if exit_code is not None and exit_code < 0:
-        return Verdict(KILLED, f"the trainer was killed by {procctl.signal_name(exit_code)}")
-    kind = {"finished": FINISHED, "stopped": STOPPED, "oom": PROBABLE_OOM}.get(status or "")
-    if kind is None:
-        kind = {0: FINISHED, 130: STOPPED, 3: PROBABLE_OOM}.get(exit_code if exit_code is not None else -1, NOT_OOM)
-    return Verdict(kind, f"the trainer ended: {kind} (exit {exit_code})")

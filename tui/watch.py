@@ -23,7 +23,7 @@ from trainer.protocol import Event, RunStart
 from tui.attempt import AttemptEnded, AttemptInfo, AttemptStarted, EventBatch, Notice, Progress, SupervisorProblem, now
 from tui.reaper import write_json_atomic
 from tui.rundir import RunDir, state_of_verdict
-from tui.verdict import Verdict
+from tui.verdict import KILLED, NOT_OOM, Verdict
 
 BATCH_SECONDS = 0.05
 BATCH_EVENTS = 500
@@ -182,10 +182,15 @@ class Watched:
             events = tuple(self.recent)
             if self.run_start is not None and self.run_start not in events:
                 events = (self.run_start, *events)
-            verdict = self.diagnose(
-                exit_code=exit_code, log_tail=self.run.log_tail(), events=events, config=self.info.config,
-                baseline=self.baseline, peak_rss=self.peak_rss, host_total=psutil.virtual_memory().total,
-            )
+            try:
+                verdict = self.diagnose(
+                    exit_code=exit_code, log_tail=self.run.log_tail(), events=events, config=self.info.config,
+                    baseline=self.baseline, peak_rss=self.peak_rss, host_total=psutil.virtual_memory().total,
+                )
+            except Exception as exc:  # the attempt must still end on screen
+                self.emit(SupervisorProblem(f"diagnosis failed: {type(exc).__name__}: {exc}"))
+                verdict = Verdict(KILLED if (exit_code or 0) < 0 else NOT_OOM,
+                                  f"the trainer ended with exit {exit_code}; the diagnosis failed")
             if not self.info.read_only or not self.run.verdict_path.exists():
                 try:
                     write_json_atomic(self.run.verdict_path, verdict.to_dict())
