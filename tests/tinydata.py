@@ -20,11 +20,17 @@ count (more cores, more reserved stacks): re-measure on a bigger machine.
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import struct
+import subprocess
+import sys
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # A real OOM on CPU: limit, image size and a batch that OOMs quickly; a batch
 # that fits under the same limit. Other engineers reuse these for recovery and
@@ -145,3 +151,57 @@ def write_files(root: str | Path, names: Sequence[str], content: bytes = b"") ->
         path = Path(root) / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
+
+
+# --- running the real trainer ---------------------------------------------
+
+
+@dataclass
+class TrainerResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    events: list[dict[str, Any]]
+    lines: list[str]
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("type") == kind]
+
+    def one(self, kind: str) -> dict[str, Any]:
+        found = self.of_type(kind)
+        assert len(found) == 1, f"expected one {kind} event, got {len(found)}: {self.stderr[-2000:]}"
+        return found[0]
+
+
+def trainer_command(run_dir: str | Path, *flags: str) -> list[str]:
+    return [sys.executable, "-m", "trainer", "--run-dir", str(run_dir), *flags]
+
+
+def trainer_env(cache: str | Path | None = None, **extra: str) -> dict[str, str]:
+    """The environment for a trainer subprocess: quiet TF, a private demo cache."""
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if cache is not None:
+        env["MEMTUI_CACHE_DIR"] = str(cache)
+    env.update(extra)
+    return env
+
+
+def read_events(run_dir: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
+    path = Path(run_dir) / "events.jsonl"
+    if not path.exists():
+        return [], []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return lines, [json.loads(line) for line in lines if line.strip().startswith("{")]
+
+
+def run_trainer(
+    run_dir: str | Path, *flags: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> TrainerResult:
+    """Run `python -m trainer` to its end and collect its exit code, stderr and events."""
+    proc = subprocess.run(
+        trainer_command(run_dir, *flags), env=env or trainer_env(), capture_output=True, text=True,
+        timeout=timeout, stdin=subprocess.DEVNULL,
+    )
+    lines, events = read_events(run_dir)
+    return TrainerResult(proc.returncode, proc.stdout, proc.stderr, events, lines)
