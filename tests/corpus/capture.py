@@ -76,6 +76,11 @@ m.fit(x, y, batch_size=256, epochs=1, verbose=2)
 limit_headroom(64)
 x = tf.ones([50_000_000], tf.int32)
 """,
+    # numpy's own MemoryError under the same kind of limit.
+    "numpy_memory_error": """
+limit_headroom(256)
+x = np.ones((2048, 256, 256, 32), "float32")
+""",
     # Not an OOM: a shape mistake in user code.
     "python_value_error": """
 m = tiny_model()
@@ -151,10 +156,43 @@ def capture(name: str) -> int:
     return proc.returncode
 
 
+# Real runs of our own trainer (`python -m trainer`), kept as run folders.
+TRAINER_RUNS: dict[str, list[str]] = {
+    "trainer_finished": ["--image-size", "32", "--batch-size", "8", "--epochs", "1", "--steps-per-epoch", "3"],
+    "trainer_host_oom": ["--image-size", "224", "--batch-size", "512", "--epochs", "1", "--steps-per-epoch", "1",
+                         "--host-memory-limit", "4096"],
+    "trainer_bad_input": ["--image-size", "32", "--data", "/nonexistent/photos"],
+}
+_KEEP = ("trainer.log", "events.jsonl", "config.json", "exit.json")
+
+
+def capture_trainer(name: str) -> int:
+    """Run the trainer with its log going where the reaper sends it, then
+    keep the run folder's text files and an exit.json like the reaper's."""
+    import json
+    import shutil
+    import time
+
+    run = Path(__file__).parent / "trainer" / name
+    shutil.rmtree(run, ignore_errors=True)
+    run.mkdir(parents=True)
+    with open(run / "trainer.log", "wb") as log:
+        proc = subprocess.run([sys.executable, "-m", "trainer", "--run-dir", str(run), *TRAINER_RUNS[name]],
+                              stdout=log, stderr=subprocess.STDOUT, timeout=900, check=False)
+    code = proc.returncode
+    ended = {"returncode": code, "signal": -code if code < 0 else None, "ended": time.time()}
+    (run / "exit.json").write_text(json.dumps(ended) + "\n")
+    for item in run.iterdir():
+        if item.name not in _KEEP:
+            shutil.rmtree(item) if item.is_dir() else item.unlink()
+    return code
+
+
 def main(names: list[str]) -> None:
     HERE.mkdir(exist_ok=True)
-    for name in names or [*SCENARIOS, "cxx_bad_alloc"]:
-        print(f"{name}: returncode {capture(name)}", flush=True)
+    for name in names or [*SCENARIOS, "cxx_bad_alloc", *TRAINER_RUNS]:
+        code = capture_trainer(name) if name in TRAINER_RUNS else capture(name)
+        print(f"{name}: returncode {code}", flush=True)
 
 
 if __name__ == "__main__":

@@ -121,6 +121,8 @@ def diagnose(
     """How the attempt ended, why, and what to try, ranked for this case."""
     facts = _facts(log_tail, events)
     sig = signal_of(exit_code)
+    if sig is None and exit_code is None and any(f.what == "killed-word" for f in facts.findings):
+        sig = _signal.SIGKILL  # a shell printed "Killed": its child got SIGKILL
     status = facts.end.status if facts.end is not None else None
     moment = say.when(facts.last_step, facts.started)
     limit_mb = config.host_memory_limit if config else None
@@ -150,7 +152,7 @@ def diagnose(
             kind = OTHER_PROCESSES
         return _verdict(kind, text, facts, details, config)
 
-    if sig == _signal.SIGKILL or (sig is None and any(f.what == "killed-word" for f in facts.findings)):
+    if sig == _signal.SIGKILL:
         high = rss_share(peak_rss, host_total, limit_mb)
         if high is not None:
             details = {"signal": 9, "peak_rss": high[0], "ceiling": high[1]}
@@ -233,9 +235,14 @@ def _evidence(findings: list[Finding], kind: str, extra: tuple[str, ...]) -> tup
     kept = [(i, f) for i, f in enumerate(findings) if keep_warnings or f.what not in NON_FATAL]
     ranked = [f for _, f in sorted(kept, key=lambda pair: (-WEIGHT[pair[1].what], -pair[0]))]
     out: list[str] = list(extra)
+    seen: set[tuple[str, str]] = set()
     for f in ranked:
         if len(out) >= MAX_EVIDENCE:
             break
-        if f.line not in out:
+        # The same OOM is echoed by the kernel, the rendezvous and the
+        # exception: one line of it is evidence, four are noise.
+        same = (f.what, repr(sorted(f.details.items()))) if f.details else (f.what, f.line)
+        if f.line not in out and same not in seen:
+            seen.add(same)
             out.append(f.line)
     return tuple(out[:MAX_EVIDENCE])

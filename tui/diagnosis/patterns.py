@@ -60,7 +60,7 @@ BAD_ALLOC = re.compile(r"std::bad_alloc")
 # tf.data or Eigen failing to start a thread under an address-space limit
 # (seen here at 300 MiB of headroom): errno 11, then a CHECK abort.
 THREAD_FAILED = re.compile(r"Thread \S+ creation via pthread_create\(\) failed")
-PY_MEMORY_ERROR = re.compile(r"^(?:\w+\.)*MemoryError\b")
+PY_MEMORY_ERROR = re.compile(r"^(?:\w+\.)*_?\w*MemoryError\b")
 HOST_ALLOCATORS = ("cpu", "mklcpu", "cpu_bfc")
 
 # --- not fatal on their own --------------------------------------------------
@@ -80,9 +80,6 @@ TRACEBACK_START = re.compile(r"^Traceback \(most recent call last\):")
 CHECK_FAILED = re.compile(r"Check failed: .*")
 FATAL_PYTHON = re.compile(r"Fatal Python error: .*")
 KILLED_WORD = re.compile(r"^(?:.*: )?Killed$")
-
-_SIZE = re.compile(r"^(?P<n>[\d.]+)\s?(?P<unit>[KMGT]?)i?B$")
-
 
 @dataclass(frozen=True)
 class Finding:
