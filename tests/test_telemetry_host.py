@@ -72,3 +72,34 @@ def test_host_memory_matches_proc_meminfo() -> None:
     assert host.available_bytes == pytest.approx(meminfo["MemAvailable"], rel=0.05)
     assert host.swap_total_bytes == meminfo["SwapTotal"]
     assert host.used_bytes == host.total_bytes - host.available_bytes
+
+
+@pytest.mark.tf
+def test_trainer_rss_matches_psutil_during_a_real_training_run(tmp_path: Path) -> None:
+    import statistics
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trainer", "--run-dir", str(tmp_path / "run"), "--image-size", "16",
+         "--batch-size", "2", "--epochs", "1", "--steps-per-epoch", "3"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    watched = ProcessTree(proc.pid, rescan_every=0.0)
+    gaps: list[float] = []
+    try:
+        while proc.poll() is None:
+            usage = watched.sample()
+            try:
+                pids, rss = psutil_tree_rss(proc.pid)
+            except psutil.Error:
+                break  # the trainer ended between the two readings
+            if usage is not None and set(usage.pids) == pids and rss > 200 * MIB:  # TensorFlow is loaded
+                gaps.append(abs(usage.rss_bytes - rss) / rss)
+            time.sleep(0.2)
+    finally:
+        proc.kill()
+        proc.wait()
+
+    assert gaps, "the trainer ended before it could be measured"
+    assert statistics.median(gaps) < 0.03
