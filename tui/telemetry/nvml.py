@@ -162,7 +162,6 @@ class NvmlReader:
             return DeviceReading(index, name, problem=f"GPU {index}: NVML gave no handle for it; check `nvidia-smi`")
         nv = self._module
         assert nv is not None
-        problems: list[str] = []
         try:
             total, used, free, reserved = self._memory(handle)
             utilization = self._utilization(handle)
@@ -171,8 +170,8 @@ class NvmlReader:
             if _code(exc) in _LOST_CODES:
                 self._lost.add(index)
                 return _lost(index, name)
-            problems.append(f"GPU {index}: NVML query failed ({exc})")
-            return DeviceReading(index, name, problem="; ".join(problems))
+            problem = f"GPU {index}: NVML could not read it ({exc}); check `nvidia-smi`"
+            return DeviceReading(index, name, problem=problem)
         return DeviceReading(index, name, total, used, free, reserved, utilization, processes)
 
     def _memory(self, handle: Any) -> tuple[int, int, int, int]:
