@@ -27,7 +27,7 @@ from tui.screens.main import MainScreen
 from tui.themes import DEFAULT_THEME, LoadedThemes, load_themes
 from tui.verdict import Verdict
 from tui.widgets import remedykeys
-from tui.widgets.header import HeaderView
+from tui.widgets.header import HeaderView, RunHeader
 from tui.widgets.keys import KEYS, bindings
 from tui.widgets.messages import NoticeArrived, SnapshotArrived
 from tui.widgets.words import LIVE_STATES
@@ -132,13 +132,20 @@ class MemtuiApp(App[int]):
     # --- data from threads --------------------------------------------------------
 
     def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
-        self.feed_snapshot(message.snapshot)
+        if self._screen_ready():
+            self.feed_snapshot(message.snapshot)
 
     def feed_snapshot(self, snapshot: Snapshot) -> None:
         self.main.feed_snapshot(snapshot)
 
     def on_notice_arrived(self, message: NoticeArrived) -> None:
-        self.handle_notice(message.notice)
+        if self._screen_ready():
+            self.handle_notice(message.notice)
+
+    def _screen_ready(self) -> bool:
+        """False while the app is shutting down: notices from the supervisor's
+        thread can still arrive after the widgets are gone."""
+        return bool(self.main.query(RunHeader))
 
     def handle_notice(self, notice: Notice) -> None:
         """Apply one supervisor notice to the screen (also used to replay recorded runs)."""
@@ -177,6 +184,8 @@ class MemtuiApp(App[int]):
             self.launch(change.config, change.reason)
 
     def refresh_header(self) -> None:
+        if not self._screen_ready():
+            return
         info = self.attempt
         elapsed = None
         if info is not None and info.started:
