@@ -138,9 +138,9 @@ def tf_memory(memory: Mapping[str, Any]) -> tuple[int | None, int | None, str]:
         if p is not None:
             peak = (peak or 0) + p
     if current is None and peak is None:
-        rss = _num(memory, "rss", "rss_bytes")
+        rss = _num(memory, "cpu_rss", "rss", "rss_bytes")
         if rss is not None:
-            return rss, _num(memory, "peak_rss", "rss_peak"), "RSS"
+            return rss, _num(memory, "cpu_rss_peak", "peak_rss", "rss_peak"), "RSS"
     return current, peak, label
 
 
@@ -152,14 +152,15 @@ def _num(m: Mapping[str, Any], *keys: str) -> int | None:
     return None
 
 
-def step_line(step: Step) -> str:
-    """One step-log line: epoch/step (both 1-based, as the trainer counts), loss,
-    accuracy, time, speed, memory."""
+def step_line(step: Step, epoch_offset: int = 0) -> str:
+    """One step-log line: epoch/step, loss, accuracy, time, speed, memory.
+
+    `epoch_offset` is 1 when the trainer counts epochs from 0 (Keras' index)."""
     total = f"/{step.steps_in_epoch}" if step.steps_in_epoch else ""
     acc = f" acc {step.accuracy:.3f}" if step.accuracy is not None else ""
     current, peak, label = tf_memory(step.memory)
     mem = f"  {label} {pair(current, peak)}" if current is not None or peak is not None else ""
     return (
-        f"e{step.epoch} {step.step:>4}{total} loss {step.loss:.4f}{acc} "
+        f"e{step.epoch + epoch_offset} {step.step:>4}{total} loss {step.loss:.4f}{acc} "
         f"{step.step_seconds * 1000:.0f} ms {step.examples_per_second:.0f} ex/s{mem}"
     )
