@@ -14,6 +14,8 @@ Script keys (all optional):
   times, so 2000 gives a steady 2,000 events a second (written in bursts when
   the process falls behind).
 - `start_delay` (float, default 0): seconds before `run_start`, like importing TensorFlow.
+- `unguarded_delay` (float, default 0): seconds slept before any signal handler is
+  installed, so a SIGINT then ends the process the way it ends Python by default.
 - `end` (str, default "finished"): how the run ends after its steps, or at
   `end_at_step` if given:
   `finished` (run_end finished, exit 0); `oom` (an `oom` event, a
@@ -87,6 +89,7 @@ class StandIn:
 
     def run(self) -> int:
         s = self.script
+        time.sleep(float(s.get("unguarded_delay", 0)))
         if s.get("ignore_sigint"):
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -136,3 +136,18 @@ def test_every_ending_is_recorded_by_the_reaper_and_named(store, sink, monkeypat
         assert ended.verdict.is_oom
     assert ended.attempt.state == state
     assert store.resolve(info.run_id).summary.state == state
+
+
+
+def test_a_stop_before_the_trainer_has_its_handlers_still_reads_as_stopped(store, sink, monkeypatch):
+    # Like a trainer still importing TensorFlow: SIGINT arrives before any handler.
+    script_env(monkeypatch, steps=100_000, rate=20, unguarded_delay=60)
+    sup = supervisor(store, sink)
+    info = sup.launch(RunConfig())
+    run = store.resolve(info.run_id)
+    wait_until(run.trainer_pid, what="the trainer to start")
+    sup.stop()
+    ended = sink.wait_ended(info.run_id)
+    sup.close()
+    assert ended.attempt.exit_code == -2
+    assert ended.attempt.state == "stopped"

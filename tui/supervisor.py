@@ -219,7 +219,7 @@ class Supervisor:
         if self.sampler is not None and live and watched.reaper_pid:
             self.sampler.set_run(watched.reaper_pid)
         watched.start()
-        if info.read_only and read_only is None:
+        if info.read_only and not read_only:
             self._emit(SupervisorProblem(f"read-only: another memtui controls run {run.id}; "
                                          "this screen follows it but cannot stop or relaunch it"))
         return info

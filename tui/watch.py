@@ -25,7 +25,7 @@ from tui.reaper import write_json_atomic
 from tui.rundir import RunDir, state_of_verdict
 from tui.verdict import KILLED, NOT_OOM, Verdict
 
-BATCH_SECONDS = 0.05
+BATCH_SECONDS = 0.04  # at most ~25 notices a second, and one per step at 20 steps/s
 BATCH_EVENTS = 500
 IDLE_SLEEP = 0.02
 LIVENESS_EVERY = 0.25
@@ -65,6 +65,7 @@ class Watched:
         self.recent: deque[Event] = deque(maxlen=400)
         self.run_start: RunStart | None = None
         self.peak_rss: int | None = None
+        self._trainer: psutil.Process | None = None
         self.lock = threading.Lock()
         self.exited = threading.Event()  # the reaper (so the trainer) is gone
         self.done = threading.Event()  # the verdict went out, or we detached
@@ -119,12 +120,15 @@ class Watched:
             if (batch or garbage) and (clock - last_flush >= BATCH_SECONDS or len(batch) >= BATCH_EVENTS):
                 self._flush(batch, garbage)
                 batch, garbage, last_flush = [], 0, clock
-            if self.popen is not None or clock - last_check >= LIVENESS_EVERY:
+            # Our own child is checked every pass (a cheap waitpid); a run started
+            # by another memtui needs psutil, so it and the RSS sample are rarer.
+            slow_due = clock - last_check >= LIVENESS_EVERY
+            if slow_due:
                 last_check = clock
                 self._sample_rss()
-                if self.process_ended():
-                    self.exited.set()
-                    break
+            if (self.popen is not None or slow_due) and self.process_ended():
+                self.exited.set()
+                break
             if not events and not bad:
                 time.sleep(IDLE_SLEEP)
         if self.detached.is_set():
@@ -159,11 +163,13 @@ class Watched:
 
     def _sample_rss(self) -> None:
         """The trainer's resident memory, kept for telling a host OOM kill from other kills."""
-        pid = self.run.trainer_pid()
-        if pid is None:
-            return
         try:
-            rss = psutil.Process(pid).memory_info().rss
+            if self._trainer is None:
+                pid = self.run.trainer_pid()
+                if pid is None:
+                    return
+                self._trainer = psutil.Process(pid)
+            rss = self._trainer.memory_info().rss
         except psutil.Error:
             return
         if self.peak_rss is None or rss > self.peak_rss:
@@ -198,7 +204,12 @@ class Watched:
                     self.emit(SupervisorProblem(f"cannot write {self.run.verdict_path}: {exc.strerror}"))
         ended = exit_info.get("ended")
         self.update_progress()
-        info = self.update(state=state_of_verdict(verdict) if exit_info or stored else _unknown(verdict),
+        state = state_of_verdict(verdict) if exit_info or stored else _unknown(verdict)
+        if self.stop_level and state in ("crashed", "killed") and _interrupted(exit_code, self.run.log_tail(2048)):
+            # Stopped before the trainer had its handlers in place (say, while
+            # importing TensorFlow): the person asked for this ending.
+            state = "stopped"
+        info = self.update(state=state,
                            ended=ended if isinstance(ended, (int, float)) else now(),
                            exit_code=exit_code, verdict=verdict)
         self.release()
@@ -208,6 +219,10 @@ class Watched:
         if self.lock_fd is not None:
             os.close(self.lock_fd)
             self.lock_fd = None
+
+
+def _interrupted(exit_code: int | None, log_tail: str) -> bool:
+    return exit_code in (-2, -15) or (exit_code == 1 and "KeyboardInterrupt" in log_tail)
 
 
 def _unknown(verdict: Verdict) -> str:
