@@ -23,6 +23,7 @@ from trainer.config import RunConfig
 from trainer.protocol import Epoch, Event, Oom, RunEnd, Step
 from tui.attempt import AttemptEnded, AttemptInfo, AttemptStarted, EventBatch, Notice, SupervisorProblem
 from tui.recovery import Recovery
+from tui.rundir import peak_of
 from tui.runopts import runs_root
 from tui.runstore import RunStore, RunStoreError
 from tui.supervisor import Supervisor
@@ -90,9 +91,11 @@ class Printer:
     def started(self, a: AttemptInfo) -> None:
         if self.as_json:
             self._json("start", attempt=a.number, run_id=a.run_id, reason=a.reason, run_dir=str(a.run_dir),
-                       config=a.config.to_dict())
+                       config=a.config.to_dict() if a.config is not None else None)
         else:
-            self._put(f"[attempt {a.number}] start run {a.run_id} ({a.reason}): {config_summary(a.config)}")
+            # The reason of a relaunch was just printed on its own line.
+            summary = config_summary(a.config) if a.config is not None else "config unknown"
+            self._put(f"[attempt {a.number}] start run {a.run_id}: {summary}")
 
     def events(self, a: AttemptInfo, events: list[Event], garbage: int) -> None:
         if self.as_json:
@@ -114,7 +117,7 @@ class Printer:
             self._last_step[a.run_id] = now
             of = f"/{e.steps_in_epoch}" if e.steps_in_epoch else ""
             acc = f" accuracy {e.accuracy:.3f}" if e.accuracy is not None else ""
-            mem = e.memory.get("peak") or e.memory.get("current") or e.memory.get("rss")
+            mem = peak_of(e.memory)
             return (f"epoch {e.epoch} step {e.step}{of}: loss {e.loss:.4f}{acc}, "
                     f"{e.examples_per_second:.1f} examples/s, memory {_bytes(mem)}")
         if isinstance(e, Epoch):
