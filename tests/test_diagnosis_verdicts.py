@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from trainer.config import RunConfig
@@ -70,6 +71,14 @@ def test_other_processes_at_launch_are_named_first_with_pid_name_and_size() -> N
     assert verdict.remedies[0].id == "other-processes"
     assert "pid 4242 python3" in verdict.remedies[0].title
     assert verdict.details["other_processes"][0]["pid"] == 4242
+
+
+def test_a_baseline_read_back_from_meta_json_is_accepted_as_a_mapping() -> None:
+    hog = GpuProcess(4242, "python3", "bob", 12 << 30, False)
+    gpu = GpuDevice(0, "A10", 16 << 30, 12 << 30, 4 << 30, 0, 0, None, 12 << 30, (hog,))
+    baseline = dataclasses.asdict(Snapshot(0.0, (gpu,), HostMemory(64 << 30, 60 << 30, 0, 0), None, "ok"))
+    assert diagnose(exit_code=1, log_tail=GPU_OOM, baseline=baseline).kind == "other-processes"  # type: ignore[arg-type]
+    assert diagnose(exit_code=1, log_tail=GPU_OOM, baseline={"junk": 1}).kind == "device-oom"  # type: ignore[arg-type]
 
 
 def test_an_idle_gpu_at_launch_keeps_the_device_oom_verdict() -> None:

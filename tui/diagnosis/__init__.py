@@ -120,6 +120,7 @@ def diagnose(
 ) -> Verdict:
     """How the attempt ended, why, and what to try, ranked for this case."""
     facts = _facts(log_tail, events)
+    baseline = _as_snapshot(baseline)
     sig = signal_of(exit_code)
     if sig is None and exit_code is None and any(f.what == "killed-word" for f in facts.findings):
         sig = _signal.SIGKILL  # a shell printed "Killed": its child got SIGKILL
@@ -182,6 +183,20 @@ def diagnose(
         return _verdict(NOT_OOM, text, facts, {"exit_code": exit_code}, extra=_last_lines(log_tail))
     return _verdict(NOT_OOM, "The log shows no out-of-memory error and no exception; without an exit code "
                     "it cannot tell how the run ended.", facts, extra=_last_lines(log_tail))
+
+
+def _as_snapshot(baseline: object) -> Snapshot | None:
+    """A baseline read back from meta.json is a plain mapping; accept it."""
+    if baseline is None or isinstance(baseline, Snapshot):
+        return baseline
+    if isinstance(baseline, dict):
+        from tui.telemetry.jsonform import snapshot_from_dict
+
+        try:
+            return snapshot_from_dict(baseline)
+        except ValueError:
+            return None
+    return None
 
 
 def _interrupted(facts: _Facts) -> bool:
