@@ -40,7 +40,7 @@ def start_memtui_like(store: RunStore) -> tuple[subprocess.Popen[str], str]:
     return child, child.stdout.readline().strip()
 
 
-@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGHUP])
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGHUP, signal.SIGTERM])
 def test_the_run_outlives_memtui_and_an_attach_replays_everything_then_follows(tmp_path, monkeypatch, signum):
     script_env(monkeypatch, steps=100_000, rate=40)
     store = RunStore(tmp_path / "runs")
