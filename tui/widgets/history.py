@@ -51,5 +51,5 @@ class HistoryTable(DataTable[str]):
         else:
             for name, a, b in zip(COLUMNS, old, new, strict=True):
                 if a != b:
-                    self.update_cell(key, name, b)
+                    self.update_cell(key, name, b, update_width=True)
         self._rows[info.number] = new

@@ -101,7 +101,8 @@ class MemoryPanel(Widget):
                     f"{self._tf_words()}"
                 )
             else:
-                out.append(f"  [dim]trainer: not running[/]{self._tf_words()}")
+                last = self._tf_words().replace(" · ", "", 1)
+                out.append("  [dim]trainer not running[/]" + (f" · last step: {last}" if last else ""))
         if snap.gpus:
             tf = self._tf_words()
             if tf:
@@ -121,8 +122,9 @@ class MemoryPanel(Widget):
         current, peak, label = tf_memory(self.last_step.memory)
         if current is None and peak is None:
             return ""
-        label = "TensorFlow" if label == "TF" else "trainer " + label
-        return f" · {label} now {nbytes(current)}, peak {nbytes(peak)}"
+        if label == "TF":
+            return f" · TensorFlow now {nbytes(current)}, peak {nbytes(peak)}"
+        return f" · at last step {nbytes(current)} (peak {nbytes(peak)})"
 
     def render(self) -> Content:
         return Content.from_markup("\n".join(self.lines(self.size.width or 80)))
