@@ -20,6 +20,7 @@ from collections.abc import Callable
 import psutil
 
 from trainer.protocol import Event, RunStart
+from tui import procctl
 from tui.attempt import AttemptEnded, AttemptInfo, AttemptStarted, EventBatch, Notice, Progress, SupervisorProblem, now
 from tui.reaper import write_json_atomic
 from tui.rundir import RunDir, state_of_verdict
@@ -84,7 +85,11 @@ class Watched:
     def process_ended(self) -> bool:
         if self.popen is not None:
             return self.popen.poll() is not None
-        return not self.run.is_live()
+        # Not run.is_live(): that turns false once exit.json exists, while the
+        # reaper may still be exiting; "ended" here means no process is left.
+        needle = str(self.run.path)
+        return not (procctl.is_our_process(self.reaper_pid, needle)
+                    or procctl.is_our_process(self.run.trainer_pid(), needle))
 
     # --- the loop --------------------------------------------------------
 
