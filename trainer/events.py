@@ -8,6 +8,7 @@ numbers forces a device sync, so it happens only when an event goes out.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -26,7 +27,17 @@ def _number(value: Any) -> float | None:
 
 
 class EventCallback(keras.callbacks.Callback):
-    """Emits `step` and `epoch` events; asks Keras to stop when a stop was requested."""
+    """Emits `step` and `epoch` events, and stops Keras after the step in
+    progress when a stop is requested.
+
+    `async_safe`: Keras then runs `on_train_batch_end` in a worker thread and
+    does not wait for each step's results before starting the next one, the
+    same as a bare `fit`; a per-step sync would cost throughput on a GPU.
+    Keras waits for those workers before every epoch end and the train end, so
+    nothing is lost, and a lock keeps the newest step when two overlap.
+    """
+
+    async_safe = True
 
     def __init__(
         self,
@@ -45,39 +56,65 @@ class EventCallback(keras.callbacks.Callback):
         self.memory = memory
         self.stop = stop
         self.min_interval = min_interval
-        self.steps = 0  # optimizer steps run in this process
+        self.steps = 0  # steps started in this process (all finished once fit returns)
+        self.completed_steps = 0  # steps whose results came back
         self.peak_memory: int | None = None
         self.stopped_in_epoch: int | None = None
         self.stopped_at_epoch_end = False
         self._epoch = initial_epoch
-        self._batch_started = 0.0
+        self._batches_begun = 0  # in the current epoch
+        self._steps_before_epoch = 0
+        self._lock = threading.Lock()
+        self._last_end: float | None = None
         self._last_emit = 0.0
         self._pending: tuple[int, dict[str, Any]] | None = None
         self._pending_seconds = 0.0
         self._pending_count = 0
+        stop.on_request(self.request_stop)
+
+    def request_stop(self) -> None:
+        """Runs in the main thread (from the signal handler): Keras checks the
+        flag right after the step in progress, so exactly that step finishes."""
+        model = getattr(self, "model", None)
+        if model is None or self.stopped_in_epoch is not None:
+            return
+        model.stop_training = True
+        self.stopped_in_epoch = self._epoch
+        self.stopped_at_epoch_end = self._batches_begun >= self.steps_in_epoch
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._last_end = time.perf_counter()
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch = epoch
+        self._batches_begun = 0
+        self._steps_before_epoch = self.steps
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        self._batch_started = time.perf_counter()
+        if self.stop.requested and self.stopped_in_epoch is None:
+            self.request_stop()  # a stop that came before fit had a model
+        self.steps += 1
+        self._batches_begun += 1
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        # Runs in Keras' worker thread once this step's results exist.
         now = time.perf_counter()
-        self.steps += 1
-        self._pending = (batch + 1, dict(logs or {}))
-        self._pending_seconds += now - self._batch_started
-        self._pending_count += 1
-        if self.stop.requested:
-            # The step that was running has finished; fit returns after this.
-            self.model.stop_training = True
-            self.stopped_in_epoch = self._epoch
-            self.stopped_at_epoch_end = batch + 1 >= self.steps_in_epoch
-            self.flush_step()
-        elif now - self._last_emit >= self.min_interval:
-            self.flush_step()
+        with self._lock:
+            self.completed_steps += 1
+            if self._pending is not None and self._pending[0] > batch + 1:
+                return  # an older step finishing late: the newer one already counted
+            self._pending_seconds += now - (self._last_end or now)
+            self._pending_count += 1
+            self._last_end = now
+            self._pending = (batch + 1, dict(logs or {}))
+            if now - self._last_emit >= self.min_interval or self.stopped_in_epoch is not None:
+                self._flush_locked()
 
     def flush_step(self) -> None:
+        with self._lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
         """Write the newest step (if one is waiting), averaging the coalesced steps' timing."""
         if self._pending is None:
             return
@@ -91,7 +128,7 @@ class EventCallback(keras.callbacks.Callback):
             "step",
             epoch=self._epoch,
             step=step,
-            global_step=self.steps,
+            global_step=self._steps_before_epoch + step,
             steps_in_epoch=self.steps_in_epoch,
             loss=_number(logs.get("loss")),
             accuracy=_number(logs.get("accuracy")),

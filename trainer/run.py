@@ -43,7 +43,7 @@ class Progress:
 
     @property
     def steps(self) -> int:
-        return self.callback.steps if self.callback else 0
+        return self.callback.completed_steps if self.callback else 0
 
     def peak(self) -> int | None:
         if self.callback is not None:

@@ -10,6 +10,7 @@ the trainer saves its backup and exits 130.
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from types import FrameType
 
 
@@ -21,6 +22,11 @@ class StopFlag:
     def __init__(self) -> None:
         self.requested = False
         self.signal_name: str | None = None
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_request(self, listener: Callable[[], None]) -> None:
+        """Call `listener` (in the main thread) when a stop is requested."""
+        self._listeners.append(listener)
 
     def install(self) -> None:
         signal.signal(signal.SIGINT, self._handle)
@@ -29,6 +35,8 @@ class StopFlag:
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.requested = True
         self.signal_name = signal.Signals(signum).name
+        for listener in self._listeners:
+            listener()
 
     def check(self) -> None:
         """Raise Stopped if a stop was requested; call between start-up phases."""
