@@ -38,6 +38,7 @@ class SshServer:
         if sshd is None or shutil.which("ssh") is None or shutil.which("ssh-keygen") is None:
             raise RuntimeError("OpenSSH is not installed; `apt-get install openssh-server openssh-client`")
         self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.user = getpass.getuser()
         host_key, self.user_key = folder / "host_ed25519", folder / "user_ed25519"

@@ -49,7 +49,7 @@ def test_steps_appear_b_halves_the_batch_and_quit_stop_leaves_nothing(tmux: Tmux
     data = make_image_folder(tmp_path / "data", classes=3, per_class=24, size=16)
     memtui = str(Path(sys.executable).with_name("memtui"))
     pane = tmux.start([memtui, "--data", str(data), "--image-size", "16", "--batch-size", "8",
-                       "--epochs", "50", "--steps-per-epoch", "8"], env=_env(tmp_path))
+                       "--epochs", "5000", "--steps-per-epoch", "8"], env=_env(tmp_path))
 
     tmux.wait_for(pane, lambda s: re.search(r"loss \d", s) is not None, timeout=120, what="a step line")
     screen = tmux.screen(pane)

@@ -77,7 +77,7 @@ def test_run_survives_a_dropped_ssh_connection_and_attach_shows_everything(
     ssh: SshServer, tmux: Tmux, tmp_path: Path
 ) -> None:
     data = make_image_folder(tmp_path / "data", classes=3, per_class=24, size=16)
-    argv = ["--data", str(data), "--image-size", "16", "--batch-size", "4", "--epochs", "40",
+    argv = ["--data", str(data), "--image-size", "16", "--batch-size", "4", "--epochs", "5000",
             "--steps-per-epoch", "6"]
     first = tmux.start(ssh.client_argv(_remote(tmp_path, *argv)), name="first")
     tmux.wait_for(first, lambda s: "loss" in s, timeout=120, what="step lines")
