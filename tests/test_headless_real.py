@@ -25,8 +25,7 @@ def test_headless_auto_recover_tells_the_whole_story_in_json_and_exits_0(tmp_pat
     proc = subprocess.run(
         [sys.executable, "-m", "tui.cli", "run", "--headless", "--json", "--auto-recover",
          "--runs-dir", str(tmp_path / "runs"), "--data", str(data), "--image-size", str(OOM_IMAGE_SIZE),
-         # Mixed precision from the start leaves the ladder fewer rungs to climb.
-         "--batch-size", str(OOM_BATCH), "--mixed-precision", "--epochs", "1", "--steps-per-epoch", "2",
+         "--batch-size", str(OOM_BATCH), "--epochs", "1", "--steps-per-epoch", "2",
          "--host-memory-limit", str(OOM_LIMIT_MB)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
     )
