@@ -37,8 +37,14 @@ def check_data_folder(folder: str | Path) -> DataSummary:
     """Raise ConfigError (one line, with the fix) unless `folder` can be trained on."""
     root = Path(folder).expanduser()
     fix = "give a folder with one subfolder of images per class, e.g. data/cat/1.jpg, data/dog/2.png"
-    if not root.exists():
-        raise ConfigError(f"--data: {root} does not exist; {fix}")
+    try:
+        root.stat()
+    except FileNotFoundError:
+        if root.is_symlink():
+            raise ConfigError(f"--data: cannot read {root} (a broken link); point it at a real folder") from None
+        raise ConfigError(f"--data: {root} does not exist; {fix}") from None
+    except OSError as exc:  # a link loop, a permission problem on a parent, ...
+        raise ConfigError(f"--data: cannot read {root} ({exc.strerror}); check the path and its permissions") from None
     if not root.is_dir():
         raise ConfigError(f"--data: {root} is a file, not a folder; {fix}")
     try:

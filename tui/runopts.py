@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from trainer.config import ConfigError, RunConfig, add_run_arguments, config_from_args
+from tui.datacheck import check_data_folder
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -67,6 +68,9 @@ def resolve_run_config(ns: argparse.Namespace) -> RunConfig:
     base = load_toml_config(ns.config) if getattr(ns, "config", None) else RunConfig()
     config = config_from_args(ns, base)
     if config.data is not None:
+        # Catch a wrong --data here, in a second, rather than after the trainer's
+        # several seconds of TensorFlow start-up (the trainer checks again).
+        check_data_folder(config.data)
         config = config.replace(data=str(Path(config.data).expanduser()))
     return config
 

@@ -35,7 +35,7 @@ def run(ns: argparse.Namespace) -> int:
             target = store.resolve(ns.run)
         damage = target.damage()
         if damage:
-            return fail(prog, f"cannot attach to {target.id}: {damage}")
+            return fail(prog, f"cannot attach to {target.id}: its folder is damaged ({damage})")
         if not target.is_live():
             return fail(prog, f"{target.id} is not running any more ({target.state()}); "
                               f"`memtui runs` shows how it ended")
