@@ -163,7 +163,12 @@ class MemtuiApp(App[int]):
             self.main.attempt_started(info)
         elif isinstance(notice, EventBatch):
             step = self.main.events(info, notice.events, notice.garbage)
+            first = self.last_step is None and step is not None
             self.last_step = step or self.last_step
+            if info.state == self.run_state and not first:
+                # Steady stepping: the header and history follow on the 1 s tick,
+                # so 20 batches a second cost log lines only, not 20 relayouts.
+                return
         elif isinstance(notice, AttemptEnded):
             self._ended(info, notice.verdict)
         self.run_state = info.state

@@ -88,6 +88,8 @@ class MainScreen(Screen[None]):
 
     def show_header(self, view: HeaderView) -> None:
         self.query_one(RunHeader).show(view)
+        if view.last_step is not None and view.last_step is not self.query_one(MemoryPanel).last_step:
+            self.query_one(MemoryPanel).feed_step(view.last_step)
 
     def feed_snapshot(self, snapshot: Snapshot) -> None:
         self.query_one(MemoryPanel).feed(snapshot)
@@ -113,8 +115,6 @@ class MainScreen(Screen[None]):
                 last = event
         if garbage:
             steplog.add(f"! {garbage} unreadable line{'s' if garbage != 1 else ''} in events.jsonl skipped")
-        if last is not None:
-            self.query_one(MemoryPanel).feed_step(last)
         return last
 
     def attempt_ended(self, info: AttemptInfo, verdict: Verdict, enabled: set[str], note: str | None) -> None:

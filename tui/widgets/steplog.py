@@ -1,8 +1,11 @@
-"""The step log: one line per step, buffered and written about ten times a
-second with one `write_lines`, so a trainer at 1,000 events/s costs ten
-repaints a second, not a thousand."""
+"""The step log: one line per step, written at most about ten times a second
+with one `write_lines`, so a trainer at 1,000 events/s costs ten repaints a
+second, not a thousand. The throttle is leading-edge: a line arriving after a
+quiet spell is written at once, so slow runs show steps without waiting."""
 
 from __future__ import annotations
+
+import time
 
 from textual.widgets import Log
 
@@ -16,6 +19,7 @@ class StepLog(Log):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(max_lines=MAX_LINES, auto_scroll=True, **kwargs)  # type: ignore[arg-type]
         self._pending: list[str] = []
+        self._last_flush = 0.0
 
     def on_mount(self) -> None:
         self.set_interval(FLUSH_SECONDS, self.flush)
@@ -25,9 +29,12 @@ class StepLog(Log):
         if len(self._pending) > MAX_LINES:
             # Older lines would be pruned by max_lines anyway; drop them before writing.
             del self._pending[: len(self._pending) - MAX_LINES]
+        if time.monotonic() - self._last_flush >= FLUSH_SECONDS:
+            self.flush()
 
     def flush(self) -> None:
         if self._pending:
+            self._last_flush = time.monotonic()
             lines, self._pending = self._pending, []
             self.write_lines(lines)
 
