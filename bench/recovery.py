@@ -1,0 +1,168 @@
+"""Recovery time: from a real out-of-memory error to the first step of the
+relaunched run, against a cold start of that same relaunched config.
+
+The ratio is the headline: 1.0 means automatic recovery costs no more than
+starting the fixed config by hand; anything above is time memtui adds
+(waiting for the dead trainer, diagnosing, relaunching) and should go.
+
+The OOM is real: the CPU recipe of tests/tinydata.py (a host address-space
+limit; batch 1024 at 64 px under 3072 MB dies with std::bad_alloc, 4096 raises
+ResourceExhaustedError). Recovery goes through tui.supervisor and
+tui.recovery exactly as `memtui run --headless --auto-recover` does.
+
+    .venv/bin/python bench/recovery.py [--batch 1024] [--repeat 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import queue
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.tinydata import OOM_IMAGE_SIZE, OOM_LIMIT_MB, make_image_folder  # noqa: E402
+from trainer.config import RunConfig  # noqa: E402
+from trainer.protocol import Oom, Step  # noqa: E402
+from tui.attempt import AttemptEnded, EventBatch, Notice  # noqa: E402
+from tui.recovery import Recovery  # noqa: E402
+from tui.rundir import RunDir  # noqa: E402
+from tui.runstore import RunStore  # noqa: E402
+from tui.supervisor import Supervisor  # noqa: E402
+
+TIMEOUT = 600.0
+
+
+@dataclass
+class Recovered:
+    oom: float  # the trainer's OOM event, or its death when it died without a word
+    trainer_exit: float  # the reaper saw the trainer end
+    noticed: float  # memtui had the verdict
+    relaunched: float  # launch() returned
+    first_step: float  # the relaunched trainer's first step
+    attempts: int
+    config: RunConfig
+
+
+def _next(notices: queue.Queue[Notice]) -> Notice:
+    return notices.get(timeout=TIMEOUT)
+
+
+def recover(store: RunStore, config: RunConfig) -> Recovered:
+    """Run `config` with auto-recovery until an attempt takes its first step."""
+    notices: queue.Queue[Notice] = queue.Queue()
+    supervisor = Supervisor(store, sink=notices.put)
+    recovery = Recovery(True)
+    try:
+        current = supervisor.launch(config, "bench: first launch")
+        oom_t: float | None = None
+        last: tuple[float, float, float, float] | None = None
+        while True:
+            notice = _next(notices)
+            if isinstance(notice, EventBatch) and notice.attempt.run_id == current.run_id:
+                for event in notice.events:
+                    if isinstance(event, Oom):
+                        oom_t = event.t
+                    elif isinstance(event, Step) and last is not None:
+                        supervisor.stop()
+                        _wait_end(notices, current.run_id)
+                        oom, died, noticed, relaunched = last
+                        return Recovered(oom, died, noticed, relaunched, event.t, current.number,
+                                         current.config or config)
+            elif isinstance(notice, AttemptEnded) and notice.attempt.run_id == current.run_id:
+                noticed = time.time()
+                exit_info = RunDir(notice.attempt.run_dir).exit_info() or {}
+                died = float(exit_info.get("ended", noticed))
+                change = recovery.on_end(notice.attempt, notice.verdict)
+                if change is None:
+                    raise SystemExit(f"bench: no relaunch after attempt {notice.attempt.number}: "
+                                     f"{recovery.gave_up or notice.verdict.summary}")
+                current = supervisor.launch(change.config, change.reason)
+                last = (oom_t if oom_t is not None else died, died, noticed, time.time())
+                oom_t = None
+    finally:
+        supervisor.close()
+
+
+def cold_start(store: RunStore, config: RunConfig) -> float:
+    """Seconds from launch() to the first step of a fresh run of `config`."""
+    notices: queue.Queue[Notice] = queue.Queue()
+    supervisor = Supervisor(store, sink=notices.put)
+    try:
+        started = time.time()
+        info = supervisor.launch(config.replace(backup_dir=None), "bench: cold start")
+        while True:
+            notice = _next(notices)
+            if isinstance(notice, EventBatch) and notice.attempt.run_id == info.run_id:
+                step = next((e for e in notice.events if isinstance(e, Step)), None)
+                if step is not None:
+                    supervisor.stop()
+                    _wait_end(notices, info.run_id)
+                    return step.t - started
+            elif isinstance(notice, AttemptEnded) and notice.attempt.run_id == info.run_id:
+                raise SystemExit(f"bench: the cold start ended before a step: {notice.verdict.summary}")
+    finally:
+        supervisor.close()
+
+
+def _wait_end(notices: queue.Queue[Notice], run_id: str) -> None:
+    while True:
+        notice = _next(notices)
+        if isinstance(notice, AttemptEnded) and notice.attempt.run_id == run_id:
+            return
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch", type=int, default=1024, help="the batch that runs out of memory (default 1024)")
+    parser.add_argument("--limit", type=int, default=OOM_LIMIT_MB, help=f"host memory limit, MB ({OOM_LIMIT_MB})")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds; medians are printed (default 1)")
+    ns = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="memtui-bench-") as tmp:
+        data = make_image_folder(Path(tmp) / "data", classes=3, per_class=6, size=OOM_IMAGE_SIZE)
+        store = RunStore(Path(tmp) / "runs")
+        config = RunConfig(data=str(data), image_size=OOM_IMAGE_SIZE, batch_size=ns.batch, epochs=1,
+                           steps_per_epoch=2, host_memory_limit=ns.limit)
+        rows: list[tuple[Recovered, float]] = []
+        fixed: RunConfig | None = None
+        for i in range(ns.repeat):
+            # Alternate the order so warm caches favour neither side.
+            if i % 2 == 1 and fixed is not None:
+                cold = cold_start(store, fixed)
+                rec = recover(store, config)
+            else:
+                rec = recover(store, config)
+                cold = cold_start(store, rec.config)
+            fixed = rec.config
+            rows.append((rec, cold))
+            print(f"round {i + 1}: recovery {rec.first_step - rec.oom:.2f} s "
+                  f"(after {rec.attempts - 1} relaunch{'es' if rec.attempts > 2 else ''}), cold start {cold:.2f} s",
+                  flush=True)
+
+    def med(values: list[float]) -> float:
+        return statistics.median(values)
+
+    recovery_s = med([r.first_step - r.oom for r, _ in rows])
+    cold_s = med([c for _, c in rows])
+    last = rows[-1][0]
+    print(f"\nbatch {ns.batch} at {OOM_IMAGE_SIZE} px under --host-memory-limit {ns.limit}; "
+          f"recovered to batch {last.config.batch_size} × accumulate {last.config.grad_accum}")
+    print(f"  OOM → trainer exit          {med([r.trainer_exit - r.oom for r, _ in rows]):6.2f} s")
+    print(f"  trainer exit → verdict      {med([r.noticed - r.trainer_exit for r, _ in rows]):6.2f} s")
+    print(f"  verdict → relaunched        {med([r.relaunched - r.noticed for r, _ in rows]):6.2f} s")
+    print(f"  relaunched → first step     {med([r.first_step - r.relaunched for r, _ in rows]):6.2f} s")
+    print(f"  memtui's share (exit → relaunched) {med([r.relaunched - r.trainer_exit for r, _ in rows]):6.2f} s")
+    print(f"  recovery (OOM → first step) {recovery_s:6.2f} s")
+    print(f"  cold start of that config   {cold_s:6.2f} s")
+    print(f"  ratio recovery / cold start {recovery_s / cold_s:6.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
