@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  trainer exit → verdict      {med([r.noticed - r.trainer_exit for r, _ in rows]):6.2f} s")
     print(f"  verdict → relaunched        {med([r.relaunched - r.noticed for r, _ in rows]):6.2f} s")
     print(f"  relaunched → first step     {med([r.first_step - r.relaunched for r, _ in rows]):6.2f} s")
-    print(f"  memtui's share (exit → relaunched) {med([r.relaunched - r.trainer_exit for r, _ in rows]):6.2f} s")
+    print(f"  memtui (exit → relaunched)  {med([r.relaunched - r.trainer_exit for r, _ in rows]):6.2f} s")
     print(f"  recovery (OOM → first step) {recovery_s:6.2f} s")
     print(f"  cold start of that config   {cold_s:6.2f} s")
     print(f"  ratio recovery / cold start {recovery_s / cold_s:6.2f}")
