@@ -222,6 +222,9 @@ def run_headless(config: RunConfig, ns: argparse.Namespace, stream: TextIO | Non
     with _Signals() as signals:
         try:
             return _supervise(supervisor, notices, config, recovery, printer, signals)
+        except RunStoreError as exc:  # e.g. the disk filled up between attempts
+            print(f"memtui run: {exc}", file=sys.stderr)
+            return 2
         finally:
             supervisor.close()
 
