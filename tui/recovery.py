@@ -125,11 +125,13 @@ class Recovery:
         return None
 
     def _exhausted(self, config: RunConfig) -> str:
-        where = (
-            f"the batch is at --min-batch {self.min_batch}"
-            if config.batch_size <= self.min_batch
-            else f"the batch is {config.batch_size} and halving it would go below --min-batch {self.min_batch}"
-        )
+        batch, floor = config.batch_size, self.min_batch
+        if batch == floor:
+            where = f"the batch is at --min-batch {floor}"
+        elif batch < floor:
+            where = f"the batch is {batch}, already below --min-batch {floor}"
+        else:
+            where = f"the batch is {batch} and halving it would go below --min-batch {floor}"
         return (
             f"Gave up after {self.attempts} attempt{'s' if self.attempts != 1 else ''}: "
             f"{where} and every remedy on the ladder was tried."
