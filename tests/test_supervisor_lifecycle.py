@@ -149,5 +149,6 @@ def test_a_stop_before_the_trainer_has_its_handlers_still_reads_as_stopped(store
     sup.stop()
     ended = sink.wait_ended(info.run_id)
     sup.close()
-    assert ended.attempt.exit_code == -2
+    # -2 normally; 1 when the SIGINT lands inside Python's own start-up (a loaded machine).
+    assert ended.attempt.exit_code in (-2, 1)
     assert ended.attempt.state == "stopped"

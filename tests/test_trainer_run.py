@@ -44,10 +44,10 @@ def test_a_messy_folder_trains_to_the_end_skipping_only_the_undecodable_files(tm
     epochs = [e for e in events if isinstance(e, Epoch)]
     end = events[-1]
     assert isinstance(end, RunEnd) and end.status == "finished"
-    assert [e.epoch for e in epochs] == [0, 1]
+    assert [e.epoch for e in epochs] == [1, 2]
     assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(epochs[0].metrics)
     # Steps may be coalesced, but the last step of each epoch is always written.
-    for epoch in (0, 1):
+    for epoch in (1, 2):  # the protocol counts epochs from 1
         last = [s for s in steps if s.epoch == epoch][-1]
         assert last.step == last.steps_in_epoch == 7  # ceil(14 training files / 2)
     assert steps[-1].raw["global_step"] == end.steps == 14

@@ -126,7 +126,7 @@ class EventCallback(keras.callbacks.Callback):
             self.peak_memory = max(self.peak_memory or 0, peak)
         self.log.emit(
             "step",
-            epoch=self._epoch,
+            epoch=self._epoch + 1,  # the protocol counts epochs from 1, as people do
             step=step,
             global_step=self._steps_before_epoch + step,
             steps_in_epoch=self.steps_in_epoch,
@@ -145,7 +145,7 @@ class EventCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.flush_step()
         metrics = {k: v for k, v in ((k, _number(v)) for k, v in (logs or {}).items()) if v is not None}
-        self.log.emit("epoch", epoch=epoch, epochs=self.params.get("epochs"), metrics=metrics)
+        self.log.emit("epoch", epoch=epoch + 1, epochs=self.params.get("epochs"), metrics=metrics)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self.flush_step()

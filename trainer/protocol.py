@@ -1,7 +1,10 @@
 """The event protocol: what the trainer writes to RUN/events.jsonl.
 
 One JSON object per line, each with `v` (protocol version), `type` and `t`
-(unix time). Both processes import this module, so it imports nothing heavy.
+(unix time). Epochs count from 1 (the first epoch is `epoch: 1`), as people
+say them; steps count from 1 within an epoch. A loss that is NaN or infinite
+is written as null: the step still counts, and the screen shows "nan".
+Both processes import this module, so it imports nothing heavy.
 `decode` never raises: a line that is not a valid event comes back as `Garbage`
 so a reader can count it and go on.
 """
@@ -58,7 +61,7 @@ class RunStart(Event):
 class Step(Event):
     epoch: int
     step: int
-    loss: float
+    loss: float | None
     batch_size: int
     step_seconds: float
     examples_per_second: float
@@ -120,7 +123,7 @@ _NUM = (int, float)
 _REQUIRED: dict[str, dict[str, tuple[type, ...]]] = {
     "run_start": {"config": (dict,), "params": (int,), "devices": (list,), "tf_version": (str,),
                   "keras_version": (str,), "memory_growth": (bool,), "dataset": (dict,)},
-    "step": {"epoch": (int,), "step": (int,), "loss": _NUM, "batch_size": (int,),
+    "step": {"epoch": (int,), "step": (int,), "loss": (*_NUM, type(None)), "batch_size": (int,),
              "step_seconds": _NUM, "examples_per_second": _NUM, "memory": (dict,)},
     "epoch": {"epoch": (int,), "metrics": (dict,)},
     "oom": {"kind": (str,), "message": (str,)},

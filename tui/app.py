@@ -208,7 +208,6 @@ class MemtuiApp(App[int]):
                 auto_recover=self.auto_recover,
                 read_only=bool(info and info.read_only),
                 attached=info.run_id if info and self.attach_dir else None,
-                epoch_offset=self.main.epoch_offset,
             )
         )
         if info is not None:

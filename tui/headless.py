@@ -27,6 +27,7 @@ from tui.rundir import peak_of
 from tui.runopts import runs_root
 from tui.runstore import RunStore, RunStoreError
 from tui.supervisor import Supervisor
+from tui.telemetry.units import format_loss
 from tui.verdict import FINISHED, STOPPED, Verdict
 
 STEP_LINE_INTERVAL = 1.0  # seconds between step lines, whatever the step rate
@@ -118,7 +119,7 @@ class Printer:
             of = f"/{e.steps_in_epoch}" if e.steps_in_epoch else ""
             acc = f" accuracy {e.accuracy:.3f}" if e.accuracy is not None else ""
             mem = peak_of(e.memory)
-            return (f"epoch {e.epoch} step {e.step}{of}: loss {e.loss:.4f}{acc}, "
+            return (f"epoch {e.epoch} step {e.step}{of}: loss {format_loss(e.loss)}{acc}, "
                     f"{e.examples_per_second:.1f} examples/s, memory {_bytes(mem)}")
         if isinstance(e, Epoch):
             metrics = ", ".join(f"{k} {v:.4f}" for k, v in e.metrics.items() if isinstance(v, (int, float)))

@@ -18,6 +18,7 @@ from trainer.config import RunConfig
 from trainer.protocol import Step
 from tui.reaper import write_json_atomic
 from tui.rundir import RunDir, RunSummary
+from tui.telemetry.units import format_loss
 
 __all__ = ["RunDir", "RunStore", "RunStoreError", "RunSummary", "live_run_summary"]
 
@@ -140,7 +141,7 @@ class RunStore:
 def step_words(step: Step) -> str:
     """`ep2 412/1000 · loss 0.83`."""
     total = f"/{step.steps_in_epoch}" if step.steps_in_epoch else ""
-    return f"ep{step.epoch} {step.step}{total} · loss {step.loss:.2f}"
+    return f"ep{step.epoch} {step.step}{total} · loss {format_loss(step.loss, 2)}"
 
 
 def live_run_summary(root: str | Path) -> str | None:

@@ -227,7 +227,11 @@ class Watched:
 
 
 def _interrupted(exit_code: int | None, log_tail: str) -> bool:
-    return exit_code in (-2, -15) or (exit_code == 1 and "KeyboardInterrupt" in log_tail)
+    # A SIGINT during the interpreter's own start-up ends it with exit 1 and
+    # "Fatal Python error: init_import_site" instead of a KeyboardInterrupt.
+    return exit_code in (-2, -15) or (
+        exit_code == 1 and ("KeyboardInterrupt" in log_tail or "Fatal Python error" in log_tail)
+    )
 
 
 def _unknown(verdict: Verdict) -> str:

@@ -30,16 +30,16 @@ if TYPE_CHECKING:
 WIDE = 160  # columns from which gauges, verdict and history sit beside the log
 
 
-def event_line(event: Event, epoch_offset: int = 0) -> str | None:
+def event_line(event: Event) -> str | None:
     """The step-log line for one event (None: not worth a line)."""
     if isinstance(event, Step):
-        return step_line(event, epoch_offset)
+        return step_line(event)
     if isinstance(event, RunStart):
         devices = ", ".join(str(d.get("name", "?")) for d in event.devices) or "no devices"
         return f"── started: {event.params:,} parameters on {devices} (TensorFlow {event.tf_version})"
     if isinstance(event, Epoch):
         metrics = "  ".join(f"{k} {v:.4f}" for k, v in event.metrics.items() if isinstance(v, (int, float)))
-        return f"── epoch {event.epoch + epoch_offset} done  {metrics}"
+        return f"── epoch {event.epoch} done  {metrics}"
     if isinstance(event, Oom):
         where = f" on {event.device}" if event.device else ""
         shape = f" allocating {event.shape}" if event.shape else ""
@@ -73,10 +73,6 @@ class MainScreen(Screen[None]):
             yield StepLog(id="steplog")
         yield Footer(compact=True)
 
-    # The real trainer reports Keras' 0-based epoch index; the stand-in counts
-    # from 1. An epoch 0 anywhere in the session settles it.
-    epoch_offset = 0
-
     def on_mount(self) -> None:
         self.query_one("#steplog").border_title = "steps"
         self.query_one("#history").border_title = "attempts"
@@ -105,10 +101,8 @@ class MainScreen(Screen[None]):
         steplog = self.query_one(StepLog)
         last: Step | None = None
         events = tuple(events)
-        if any(isinstance(e, (Step, Epoch)) and e.epoch == 0 for e in events):
-            self.epoch_offset = 1
         for event in events:
-            line = event_line(event, self.epoch_offset)
+            line = event_line(event)
             if line is not None:
                 steplog.add(line)
             if isinstance(event, Step):

@@ -47,3 +47,8 @@ def format_percent(part: int | None, whole: int | None) -> str:
     if part is None or not whole:
         return "?"
     return f"{100 * part / whole:.0f}%"
+
+
+def format_loss(loss: float | None, digits: int = 4) -> str:
+    """A loss for people; the protocol sends NaN/inf losses as null."""
+    return "nan" if loss is None else f"{loss:.{digits}f}"

@@ -29,7 +29,6 @@ class HeaderView:
     auto_recover: bool = False
     read_only: bool = False
     attached: str | None = None  # run id when watching a run launched elsewhere
-    epoch_offset: int = 0  # 1 when the trainer counts epochs from 0
 
 
 def progress(view: HeaderView) -> tuple[float, float | None] | None:
@@ -38,7 +37,7 @@ def progress(view: HeaderView) -> tuple[float, float | None] | None:
     if step is None or cfg is None or not step.steps_in_epoch:
         return None
     total = cfg.epochs * step.steps_in_epoch
-    done = (step.epoch + view.epoch_offset - 1) * step.steps_in_epoch + step.step
+    done = (step.epoch - 1) * step.steps_in_epoch + step.step
     fraction = min(1.0, done / total) if total else 0.0
     rate = view.steps_per_second
     if not rate and view.elapsed and view.steps:
@@ -56,7 +55,7 @@ def header_markup(view: HeaderView, width: int) -> str:
         first += f" · {duration(view.elapsed)}"
     step, cfg = view.last_step, view.config
     if step is not None and cfg is not None:
-        first += f" · epoch {step.epoch + view.epoch_offset}/{cfg.epochs}"
+        first += f" · epoch {step.epoch}/{cfg.epochs}"
         prog = progress(view)
         if prog is not None:
             fraction, eta = prog

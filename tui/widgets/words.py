@@ -12,6 +12,7 @@ from typing import Any
 
 from trainer.config import RunConfig
 from trainer.protocol import Step
+from tui.telemetry.units import format_loss
 
 # state -> (symbol + words, style)
 STATES: dict[str, tuple[str, str]] = {
@@ -152,15 +153,13 @@ def _num(m: Mapping[str, Any], *keys: str) -> int | None:
     return None
 
 
-def step_line(step: Step, epoch_offset: int = 0) -> str:
-    """One step-log line: epoch/step, loss, accuracy, time, speed, memory.
-
-    `epoch_offset` is 1 when the trainer counts epochs from 0 (Keras' index)."""
+def step_line(step: Step) -> str:
+    """One step-log line: epoch/step, loss, accuracy, time, speed, memory."""
     total = f"/{step.steps_in_epoch}" if step.steps_in_epoch else ""
     acc = f" acc {step.accuracy:.3f}" if step.accuracy is not None else ""
     current, peak, label = tf_memory(step.memory)
     mem = f"  {label} {pair(current, peak)}" if current is not None or peak is not None else ""
     return (
-        f"e{step.epoch + epoch_offset} {step.step:>4}{total} loss {step.loss:.4f}{acc} "
+        f"e{step.epoch} {step.step:>4}{total} loss {format_loss(step.loss)}{acc} "
         f"{step.step_seconds * 1000:.0f} ms {step.examples_per_second:.0f} ex/s{mem}"
     )
