@@ -166,6 +166,11 @@ def diagnose(
         return _verdict(KILLED, text, facts, {"signal": sig}, extra=_last_lines(log_tail))
 
     exc = _exception(facts)
+    if exc is not None and exit_code == ExitCode.BAD_INPUT:
+        # The trainer's own refusal (bad data or config) is not a crash.
+        message = (exc[1] or exc[0]).rstrip(".")
+        return _verdict(NOT_OOM, f"The trainer refused its input: {message}.", facts,
+                        {"exception": exc[0], "message": exc[1], "exit_code": 2})
     if exc is not None:
         name, message = exc
         said = f": {message}" if message else ""
