@@ -150,3 +150,14 @@ def test_sighup_does_not_end_the_run(tmp_path: Path) -> None:
     assert records[-1]["status"] == "finished"
     steps = [r for r in records if r["type"] == "event" and r["event"]["type"] == "step"]
     assert steps[-1]["event"]["step"] == 60
+
+
+@pytest.mark.parametrize(("flag", "value"), [("min_batch", 0), ("max_attempts", 0)])
+def test_bad_recovery_limits_are_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     flag: str, value: int) -> None:
+    code, out = headless(tmp_path, QUICK, auto_recover=True, **{flag: value})
+
+    err = capsys.readouterr().err
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and f"--{flag.replace('_', '-')} must be at least 1" in err
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").glob("2*")), "nothing was launched"

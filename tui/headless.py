@@ -201,14 +201,19 @@ class _Signals:
             signal.signal(sig, old)
 
 
+def _given(ns: argparse.Namespace, name: str, default: int) -> int:
+    value = getattr(ns, name, None)
+    return default if value is None else int(value)
+
+
 def run_headless(config: RunConfig, ns: argparse.Namespace, stream: TextIO | None = None) -> int:
     """Run `config` to its outcome with no screen; return the exit code."""
     printer = Printer(stream or sys.stdout, bool(getattr(ns, "json", False)))
     try:
         recovery = Recovery(
             bool(getattr(ns, "auto_recover", False)),
-            min_batch=getattr(ns, "min_batch", None) or 1,
-            max_attempts=getattr(ns, "max_attempts", None) or 8,
+            min_batch=_given(ns, "min_batch", 1),
+            max_attempts=_given(ns, "max_attempts", 8),
         )
     except ValueError as exc:
         print(f"memtui run: {exc}", file=sys.stderr)
