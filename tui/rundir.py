@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from trainer.config import ConfigError, RunConfig
-from trainer.protocol import CONFIG_FILE, EVENTS_FILE, LOG_FILE, Event, Garbage, RunEnd, Step, decode
+from trainer.protocol import CONFIG_FILE, EVENTS_FILE, LOG_FILE, Event, Garbage, RunEnd, RunStart, Step, decode
 from tui import procctl
 from tui.verdict import FINISHED, KILLED, OOM_KINDS, STOPPED, Remedy, Verdict
 
@@ -274,6 +274,23 @@ class RunDir:
                 break
         return last_step, run_end, steps
 
+    def _effective_config(self) -> RunConfig:
+        """The config as the trainer ran it: the demo on a CPU-only host trains
+        at a smaller image size than asked, and run_start says which."""
+        cfg = self.config()
+        try:
+            with open(self.events_path, "rb") as fh:
+                first = decode(fh.readline())
+        except OSError:
+            return cfg
+        size = first.raw.get("image_size") if isinstance(first, RunStart) else None
+        if isinstance(size, int) and size != cfg.image_size:
+            try:
+                return cfg.replace(image_size=size)
+            except ConfigError:
+                return cfg
+        return cfg
+
     def last_step(self) -> Step | None:
         return self._tail_events(count=False)[0]
 
@@ -311,7 +328,7 @@ class RunDir:
         live = self.is_live()
         damage = self.damage(live)
         try:
-            cfg_words = config_summary(self.config())
+            cfg_words = config_summary(self._effective_config())
         except ConfigError:
             cfg_words = "?"
         last_step, run_end, step_lines = self._tail_events()
