@@ -2,7 +2,8 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.memtui-installed
-PYTEST_ARGS ?=
+# Two workers: the suite is mostly subprocess waits and TensorFlow start-ups.
+PYTEST_ARGS ?= -n 2
 
 .PHONY: run test lint bench clean
 
