@@ -13,11 +13,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 from tests.tinydata import make_image_folder
-from tests.tmuxdrive import Tmux
+from tests.tmuxdrive import Tmux, trainer_processes
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.e2e, pytest.mark.tf]
@@ -30,14 +29,6 @@ def tmux(tmp_path: Path) -> Iterator[Tmux]:
     t.kill()
 
 
-def _trainers(under: Path) -> list[psutil.Process]:
-    """Trainer processes whose run folder lies under `under`."""
-    found = []
-    for p in psutil.process_iter(["cmdline"]):
-        cmd = p.info["cmdline"] or []
-        if "trainer" in cmd and any(str(under) in part for part in cmd):
-            found.append(p)
-    return found
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -68,9 +59,9 @@ def test_steps_appear_b_halves_the_batch_and_quit_stop_leaves_nothing(tmux: Tmux
     tmux.wait_for(pane, lambda s: "Leave it running" in s or "leave" in s.lower(), timeout=20, what="the quit dialog")
     tmux.keys(pane, "s")
     deadline = time.monotonic() + 60
-    while (_trainers(tmp_path) or not tmux.pane_dead(pane)) and time.monotonic() < deadline:
+    while (trainer_processes(tmp_path) or not tmux.pane_dead(pane)) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert tmux.pane_dead(pane), tmux.screen(pane)
-    assert not _trainers(tmp_path), "a trainer process was left running"
+    assert not trainer_processes(tmp_path), "a trainer process was left running"
     stopped = [p for p in runs if '"status":"stopped"' in (p / "events.jsonl").read_text()]
     assert stopped, "the live attempt did not end with run_end stopped"

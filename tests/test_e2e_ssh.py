@@ -16,12 +16,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 from tests.sshserver import SshServer, find_sshd
 from tests.tinydata import make_image_folder
-from tests.tmuxdrive import Tmux
+from tests.tmuxdrive import Tmux, trainer_processes
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [
@@ -59,14 +58,6 @@ def _remote(tmp_path: Path, *argv: str) -> str:
     return f"cd {shlex.quote(str(ROOT))} && env {exports} {memtui} " + " ".join(shlex.quote(a) for a in argv)
 
 
-def _trainers(under: Path) -> list[psutil.Process]:
-    """Trainer processes whose run folder is under `under` (other tests may run beside us)."""
-    found = []
-    for p in psutil.process_iter(["cmdline"]):
-        cmd = p.info["cmdline"] or []
-        if "trainer" in cmd and any(str(under) in part for part in cmd):
-            found.append(p)
-    return found
 
 
 def _step_lines(screen: str) -> list[str]:
@@ -89,7 +80,7 @@ def test_run_survives_a_dropped_ssh_connection_and_attach_shows_everything(
     client = tmux.pane_pid(first)
     os.kill(client, signal.SIGKILL)
     time.sleep(3)
-    trainers = _trainers(tmp_path)
+    trainers = trainer_processes(tmp_path)
     assert trainers, "the trainer died with the ssh connection"
     run_dirs = [p for p in (tmp_path / "runs").iterdir() if (p / "events.jsonl").exists()]
     assert len(run_dirs) == 1
@@ -107,7 +98,7 @@ def test_run_survives_a_dropped_ssh_connection_and_attach_shows_everything(
     tmux.keys(second, "s")
     tmux.wait_for(second, lambda s: "stopped" in s.lower(), timeout=60, what="the stopped state")
     deadline = time.monotonic() + 20
-    while _trainers(tmp_path) and time.monotonic() < deadline:
+    while trainer_processes(tmp_path) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert not _trainers(tmp_path), "a trainer was left running"
+    assert not trainer_processes(tmp_path), "a trainer was left running"
     tmux.keys(second, "q")

@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import psutil
+
 
 class TmuxTimeout(AssertionError):
     """The screen never showed what a test waited for (the screen is in the message)."""
@@ -79,3 +81,14 @@ class Tmux:
 
     def kill(self) -> None:
         self._tmux("kill-server", check=False)
+
+
+def trainer_processes(under: Path) -> list[psutil.Process]:
+    """Trainer processes whose run folder lies under `under`; tests running
+    beside this one have their own folders, so they are not counted."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info["cmdline"] or []
+        if "trainer" in cmd and any(str(under) in part for part in cmd):
+            found.append(proc)
+    return found

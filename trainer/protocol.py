@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -184,3 +185,19 @@ def decode(line: str | bytes) -> Event | Garbage:
         return cls(type=kind, t=float(t), raw=obj, **kwargs)
     except TypeError as exc:  # a required optional-less field was null
         return Garbage(text[:200], f"{kind}: {exc}")
+
+
+def decode_lines(lines: Iterable[bytes | str]) -> tuple[list[Event], int]:
+    """Decode many lines: the events in order and how many lines were garbage.
+    Blank lines are neither."""
+    events: list[Event] = []
+    garbage = 0
+    for line in lines:
+        if not line.strip():
+            continue
+        item = decode(line)
+        if isinstance(item, Garbage):
+            garbage += 1
+        else:
+            events.append(item)
+    return events, garbage

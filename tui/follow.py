@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from trainer.protocol import Event, Garbage, decode
+from trainer.protocol import Event, decode_lines
 
 _CHUNK = 1 << 20
 
@@ -62,16 +62,7 @@ class EventFollower:
         return self._decode(data[:cut].split(b"\n"))
 
     def _decode(self, lines: list[bytes]) -> tuple[list[Event], int]:
-        events: list[Event] = []
-        garbage = 0
-        for line in lines:
-            if not line.strip():
-                continue
-            item = decode(line)
-            if isinstance(item, Garbage):
-                garbage += 1
-            else:
-                events.append(item)
+        events, garbage = decode_lines(lines)
         self.garbage += garbage
         self.events_read += len(events)
         return events, garbage

@@ -14,7 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from trainer.config import ConfigError, RunConfig
-from trainer.protocol import CONFIG_FILE, EVENTS_FILE, LOG_FILE, Event, Garbage, RunEnd, RunStart, Step, decode
+from trainer.protocol import (
+    CONFIG_FILE,
+    EVENTS_FILE,
+    LOG_FILE,
+    Event,
+    RunEnd,
+    RunStart,
+    Step,
+    decode,
+    decode_lines,
+)
 from tui import procctl
 from tui.verdict import FINISHED, KILLED, OOM_KINDS, STOPPED, Remedy, Verdict
 
@@ -173,17 +183,7 @@ class RunDir:
             data = self.events_path.read_bytes()
         except OSError:
             return [], 0
-        events: list[Event] = []
-        garbage = 0
-        for line in data.split(b"\n"):
-            if not line.strip():
-                continue
-            item = decode(line)
-            if isinstance(item, Garbage):
-                garbage += 1
-            else:
-                events.append(item)
-        return events, garbage
+        return decode_lines(data.split(b"\n"))
 
     def exit_info(self) -> dict[str, Any] | None:
         return _read_json(self.exit_path)
