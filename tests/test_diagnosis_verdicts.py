@@ -29,7 +29,7 @@ def _step(epoch: int, step: int) -> str:
 
 
 def test_a_gpu_oom_during_a_step_names_device_tensor_and_moment() -> None:
-    verdict = diagnose(exit_code=1, log_tail=GPU_OOM, events=_events(_step(0, 2)), config=RunConfig(model="large"))
+    verdict = diagnose(exit_code=1, log_tail=GPU_OOM, events=_events(_step(1, 2)), config=RunConfig(model="large"))
     assert verdict.kind == "device-oom"
     assert verdict.summary == ("Training ran out of GPU memory on GPU:0 allocating a 256.0 MiB tensor of shape "
                                "[32,256,256,32] during step 3 of epoch 1.")
@@ -39,7 +39,7 @@ def test_a_gpu_oom_during_a_step_names_device_tensor_and_moment() -> None:
 
 
 def test_an_activation_oom_ranks_batch_then_accumulation_precision_and_the_reduced_cnn() -> None:
-    verdict = diagnose(exit_code=1, log_tail=GPU_OOM, events=_events(_step(0, 2)), config=RunConfig(model="large"))
+    verdict = diagnose(exit_code=1, log_tail=GPU_OOM, events=_events(_step(1, 2)), config=RunConfig(model="large"))
     ids = [r.id for r in verdict.remedies]
     assert ids[:4] == ["halve-batch", "grad-accum", "mixed-precision", "small-model"]
     assert verdict.remedies[0].title == "halve the batch 32 → 16"

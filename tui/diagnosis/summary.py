@@ -11,9 +11,10 @@ from tui.verdict import ASYNC_OOM, DEVICE_OOM, HOST_OOM, MASKED_OOM, PROBABLE_OO
 
 def when(last_step: Step | None, started: bool | None) -> str:
     """' during step 3 of epoch 1', ' at start-up, before the first step', or ''.
-    Step events count steps from 1 and epochs from 0 (Keras)."""
+    Step events count steps and epochs from 1 (trainer/protocol.py); the
+    running step is the one after the last recorded."""
     if last_step is not None:
-        return f" during step {last_step.step + 1} of epoch {last_step.epoch + 1}"
+        return f" during step {last_step.step + 1} of epoch {last_step.epoch}"
     if started is False:
         return " at start-up, before the first step"
     return ""
