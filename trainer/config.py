@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 MODELS = ("small", "large")
+DEMO_CPU_IMAGE_SIZE = 64
 STRATEGIES = ("default", "mirrored")
 
 
@@ -105,6 +106,15 @@ class RunConfig:
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
+
+
+def training_image_size(cfg: RunConfig, has_gpu: bool) -> int:
+    """The image size the trainer will really use. The built-in demo left at the
+    default size trains at 64 px on a CPU-only host so it stays quick; both
+    processes need this rule (the trainer to apply it, memtui to estimate)."""
+    if cfg.data is None and not has_gpu and cfg.image_size == RunConfig().image_size:
+        return DEMO_CPU_IMAGE_SIZE
+    return cfg.image_size
 
 
 # --- validation -------------------------------------------------------------

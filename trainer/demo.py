@@ -16,7 +16,6 @@ CACHE_ENV = "MEMTUI_CACHE_DIR"
 DEMO_VERSION = "shapes-v1"
 DEMO_SIZE = 64  # pixels of the stored files
 PER_CLASS = 60
-CPU_IMAGE_SIZE = 64  # what the demo trains at on a CPU-only host unless told otherwise
 
 CLASSES = [
     # (name, shape, RGB colour)

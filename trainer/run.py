@@ -18,8 +18,8 @@ import keras
 import tensorflow as tf
 
 from trainer import data as data_mod
-from trainer.config import RunConfig
-from trainer.demo import CPU_IMAGE_SIZE, demo_folder
+from trainer.config import RunConfig, training_image_size
+from trainer.demo import demo_folder
 from trainer.eventlog import EventLog
 from trainer.events import EventCallback
 from trainer.memory import MemoryReader, apply_memory_settings, describe_devices, make_strategy
@@ -68,9 +68,8 @@ def _choose_data(cfg: RunConfig, has_gpu: bool, progress: Progress) -> tuple[str
     """The folder to train on and the image size; the demo shrinks images on CPU."""
     if cfg.data is not None:
         return cfg.data, cfg.image_size
-    image_size = cfg.image_size
-    if not has_gpu and cfg.image_size == RunConfig().image_size:
-        image_size = CPU_IMAGE_SIZE
+    image_size = training_image_size(cfg, has_gpu)
+    if image_size != cfg.image_size:
         _note(progress, f"demo on a CPU-only host: training at {image_size}x{image_size} instead of "
                         f"{cfg.image_size}x{cfg.image_size} so it stays quick; pass --image-size to choose")
     return str(demo_folder()), image_size

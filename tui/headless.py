@@ -22,11 +22,14 @@ from typing import Any, TextIO
 from trainer.config import RunConfig
 from trainer.protocol import Epoch, Event, Oom, RunEnd, Step
 from tui.attempt import AttemptEnded, AttemptInfo, AttemptStarted, EventBatch, Notice, SupervisorProblem
+from tui.preflight import Preflight, preflight
+from tui.preflight import one_line as preflight_line
 from tui.recovery import Recovery
 from tui.rundir import peak_of
 from tui.runopts import runs_root
 from tui.runstore import RunStore, RunStoreError
 from tui.supervisor import Supervisor
+from tui.telemetry.sampler import Sampler
 from tui.telemetry.units import format_loss
 from tui.verdict import FINISHED, STOPPED, Verdict
 
@@ -148,6 +151,16 @@ class Printer:
         else:
             self._put(f"[attempt {after.number + 1}] relaunch: {change_reason}")
 
+    def preflight(self, p: Preflight) -> None:
+        if self.as_json:
+            self._json("estimate", predicted_bytes=p.predicted, calibrated_bytes=p.calibrated,
+                       free_bytes=p.free_bytes, where=p.where, params=p.estimate.params,
+                       batch_size=p.estimate.batch_size, warning=p.warning)
+            return
+        self._put(f"memtui: {preflight_line(p)}")
+        if p.warning:
+            self._put(f"memtui: warning: {p.warning}")
+
     def note(self, kind: str, message: str) -> None:
         if self.as_json:
             self._json(kind, message=message)
@@ -224,26 +237,37 @@ def run_headless(config: RunConfig, ns: argparse.Namespace, stream: TextIO | Non
         print(f"memtui run: {exc}", file=sys.stderr)
         return 2
     notices: queue.Queue[Notice] = queue.Queue()
-    supervisor = Supervisor(store, sink=notices.put)
+    # The sampler gives the supervisor its baseline before each launch (who
+    # else holds the GPU) and the pre-flight check its free memory.
+    sampler = Sampler(interval=getattr(ns, "interval", None) or 1.0)
+    sampler.start()
+    supervisor = Supervisor(store, sink=notices.put, sampler=sampler)
+
+    def launch(cfg: RunConfig, reason: str) -> AttemptInfo:
+        printer.preflight(preflight(cfg, sampler.latest or sampler.take_baseline(), store))
+        return supervisor.launch(cfg, reason)
+
     with _Signals() as signals:
         try:
-            return _supervise(supervisor, notices, config, recovery, printer, signals)
+            return _supervise(supervisor, launch, notices, config, recovery, printer, signals)
         except RunStoreError as exc:  # e.g. the disk filled up between attempts
             print(f"memtui run: {exc}", file=sys.stderr)
             return 2
         finally:
             supervisor.close()
+            sampler.stop()
 
 
 def _supervise(
     supervisor: Supervisor,
+    launch: Callable[[RunConfig, str], AttemptInfo],
     notices: queue.Queue[Notice],
     config: RunConfig,
     recovery: Recovery,
     printer: Printer,
     signals: _Signals,
 ) -> int:
-    current = supervisor.launch(config, "first launch")
+    current = launch(config, "first launch")
     acted_on = 0  # signals already turned into a stop
     while True:
         if signals.count > acted_on:
@@ -277,4 +301,4 @@ def _supervise(
                 printer.outcome(code, ended, verdict, recovery)
                 return code
             printer.relaunch(ended, change.reason, recovery.steps[-1].rung, change.config)
-            current = supervisor.launch(change.config, change.reason)
+            current = launch(change.config, change.reason)

@@ -274,7 +274,7 @@ class RunDir:
                 break
         return last_step, run_end, steps
 
-    def _effective_config(self) -> RunConfig:
+    def effective_config(self) -> RunConfig:
         """The config as the trainer ran it: the demo on a CPU-only host trains
         at a smaller image size than asked, and run_start says which."""
         cfg = self.config()
@@ -328,7 +328,7 @@ class RunDir:
         live = self.is_live()
         damage = self.damage(live)
         try:
-            cfg_words = config_summary(self._effective_config())
+            cfg_words = config_summary(self.effective_config())
         except ConfigError:
             cfg_words = "?"
         last_step, run_end, step_lines = self._tail_events()
