@@ -22,7 +22,8 @@ Script keys (all optional):
   ResourceExhaustedError line on stderr, run_end oom, exit 3); `crash` (an
   uncaught ZeroDivisionError: traceback on stderr, exit 4 after an `error`
   event); `sigkill` (kills itself with SIGKILL, no run_end); `abort`
-  (os.abort(): SIGABRT, no run_end); `exit` (exits with `exit_code`, no run_end).
+  (os.abort(): SIGABRT, no run_end); `segv` (a real NULL-pointer read through
+  ctypes: SIGSEGV, no run_end); `exit` (exits with `exit_code`, no run_end).
 - `end_at_step` (int): global step after which `end` happens (default: the last).
 - `oom_above_batch` (int): end with `oom` at step 1 when batch_size is above this
   (lets tests see "halve the batch" work).
@@ -33,6 +34,9 @@ Script keys (all optional):
 - `partial_every` (int): every Nth step event is written in two halves with a
   pause between, so readers see a line without its newline.
 - `stderr` (list of str): lines written to stderr at start (TensorFlow-like noise).
+- `worker` (int, MiB): start a child process holding that much memory, like a
+  data-loading worker; it stays in the run's process group until it is killed.
+  Its pid is written to `RUN/worker.pid`.
 - `peak_base` (int, default 100 MB): the `memory.peak` reported at step 1; it grows by 1 MB a step.
 
 SIGINT and SIGTERM are honoured like the real trainer: finish the step, write
@@ -45,6 +49,7 @@ import argparse
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -96,6 +101,8 @@ class StandIn:
         else:
             signal.signal(signal.SIGINT, self.on_stop)
             signal.signal(signal.SIGTERM, self.on_stop)
+        if s.get("worker"):
+            self.start_worker(int(s["worker"]))
         for line in s.get("stderr", []):
             print(line, file=sys.stderr, flush=True)
         time.sleep(float(s.get("start_delay", 0)))
@@ -125,6 +132,13 @@ class StandIn:
                     return self.finish(end)
             self.emit("epoch", epoch=epoch, metrics={"loss": 1.0 / epoch, "accuracy": 0.1 * epoch})
         return self.finish(end)
+
+    def start_worker(self, mib: int) -> None:
+        # Like a data-loading worker: nothing ends it when the trainer dies
+        # of a signal, so it would hold its memory until someone kills it.
+        code = f"import time; block = bytearray({mib} * 2**20); time.sleep(3600)"
+        worker = subprocess.Popen([sys.executable, "-c", code, "--run-dir", str(self.run_dir)])
+        (self.run_dir / "worker.pid").write_text(f"{worker.pid}\n", encoding="ascii")
 
     def step(self, epoch: int, step: int, steps: int) -> None:
         s = self.script
@@ -180,6 +194,10 @@ class StandIn:
             os.kill(os.getpid(), signal.SIGKILL)
         if end == "abort":
             os.abort()
+        if end == "segv":
+            import ctypes
+
+            ctypes.string_at(0)  # a real invalid read: the kernel sends SIGSEGV
         if end == "exit":
             return int(self.script.get("exit_code", 1))
         raise SystemExit(f"stand-in: unknown end {end!r}")

@@ -8,7 +8,10 @@ event loop only formats text.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -99,6 +102,7 @@ class MemtuiApp(App[int]):
             self.notify(f"theme skipped: {problem}", severity="warning", timeout=8)
         self.set_interval(1.0, self.refresh_header)
         self.refresh_header()
+        self._exit_on_signals()
         if os.environ.get(EXIT_AFTER_FIRST_PAINT):
             self.call_after_refresh(self.exit, 0)
             return
@@ -123,7 +127,31 @@ class MemtuiApp(App[int]):
         elif self.config is not None:
             self.launch(self.config, "first launch")
 
+    def _exit_on_signals(self) -> None:
+        """SIGTERM and SIGHUP (`kill`, a closed terminal) leave the way `q` then
+        `l` does: the terminal restored, the run going on in its own session.
+        Python's default would die on the spot, leaving the terminal in raw mode
+        on the alternate screen with mouse reporting on."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(signum, self._signalled, signum)
+
+    def _signalled(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        info = self.attempt
+        if info is not None and self.run_state in LIVE_STATES and not self._exit_when_ended:
+            note = f"memtui: {name}; run {info.run_id} goes on (memtui attach)"
+        else:
+            note = f"memtui: {name}: exited"
+        self.exit(128 + signum, return_code=128 + signum, message=note)
+
     def on_unmount(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGHUP):
+                loop.remove_signal_handler(signum)
         if self.supervisor is not None:
             self.supervisor.close()
         if self.sampler is not None:

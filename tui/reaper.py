@@ -38,12 +38,17 @@ def _shrug(signum: int, frame: object) -> None:
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     """Write-then-rename, so a reader never sees half a file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        # A full disk: leave no half-written temporary file taking what space is left.
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def trainer_module(run_dir: Path) -> str:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import os
+import signal
 import subprocess
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 
 import psutil
 
@@ -30,6 +32,7 @@ BATCH_SECONDS = 0.04  # at most ~25 notices a second, and one per step at 20 ste
 BATCH_EVENTS = 500
 IDLE_SLEEP = 0.02
 LIVENESS_EVERY = 0.25
+DISK_LOW = 64 * 1024  # less than this free: the disk is full for our purposes
 
 
 def try_lock(run: RunDir) -> int | None:
@@ -182,7 +185,16 @@ class Watched:
 
     # --- the end ---------------------------------------------------------
 
+    def _sweep(self) -> None:
+        """Kill what is left of the run's process group once the reaper and trainer
+        are gone. A child of the trainer (a data-loading worker, say) is orphaned
+        when the trainer dies of a signal and would hold its memory until reboot.
+        The group id cannot name another group while any of these is alive."""
+        if self.pgid and not self.info.read_only:
+            procctl.signal_group(self.pgid, signal.SIGKILL)
+
     def _conclude(self) -> None:
+        self._sweep()
         exit_info = self.run.exit_info() or {}
         code = exit_info.get("returncode")
         exit_code = code if isinstance(code, int) else None
@@ -202,6 +214,8 @@ class Watched:
                 self.emit(SupervisorProblem(f"diagnosis failed: {type(exc).__name__}: {exc}"))
                 verdict = Verdict(KILLED if (exit_code or 0) < 0 else NOT_OOM,
                                   f"the trainer ended with exit {exit_code}; the diagnosis failed")
+            if verdict.kind == NOT_OOM:
+                verdict = disk_full_verdict(self.run.path) or verdict
             if not self.info.read_only or not self.run.verdict_path.exists():
                 try:
                     write_json_atomic(self.run.verdict_path, verdict.to_dict())
@@ -209,7 +223,8 @@ class Watched:
                     self.emit(SupervisorProblem(f"cannot write {self.run.verdict_path}: {exc.strerror}"))
         ended = exit_info.get("ended")
         self.update_progress()
-        state = state_of_verdict(verdict) if exit_info or stored else _unknown(verdict)
+        disk_full = bool(verdict.details.get("disk_full"))
+        state = state_of_verdict(verdict) if exit_info or stored or disk_full else _unknown(verdict)
         if self.stop_level and state in ("crashed", "killed") and _interrupted(exit_code, self.run.log_tail(2048)):
             # Stopped before the trainer had its handlers in place (say, while
             # importing TensorFlow): the person asked for this ending.
@@ -224,6 +239,23 @@ class Watched:
         if self.lock_fd is not None:
             os.close(self.lock_fd)
             self.lock_fd = None
+
+
+def disk_full_verdict(run_path: Path) -> Verdict | None:
+    """The verdict for a run whose folder's disk has no room left, else None.
+    With the disk full, neither the trainer's traceback nor the reaper's exit
+    record could be written, so the log alone would explain nothing."""
+    try:
+        fs = os.statvfs(run_path)
+    except OSError:
+        return None
+    free = fs.f_bavail * fs.f_frsize
+    if free >= DISK_LOW:
+        return None
+    return Verdict(NOT_OOM, f"The disk holding the run folder is full ({free:,} bytes free under "
+                   f"{run_path.parent}): the trainer could not write its events or its log, and how it ended "
+                   "could not be recorded. Free some space, or choose another folder with --runs-dir.",
+                   details={"disk_full": True, "free_bytes": free, "runs_dir": str(run_path.parent)})
 
 
 def _interrupted(exit_code: int | None, log_tail: str) -> bool:
