@@ -65,8 +65,9 @@ def test_readable_lines_tell_the_story_of_a_recovered_run(script, tmp_path: Path
 
     lines = text.splitlines()
     assert code == 0
-    assert lines[0].startswith("[attempt 1] start run ")
-    assert "model small, 32 px, batch 32, 2 epochs × 3 steps" in lines[0]
+    assert lines[0].startswith("memtui: estimate: peak ≈ ")  # the pre-flight check comes first
+    assert lines[1].startswith("[attempt 1] start run ")
+    assert "model small, 32 px, batch 32, 2 epochs × 3 steps" in lines[1]
     assert any(line.startswith("[attempt 1] ended: ") for line in lines)
     relaunch = next(line for line in lines if "relaunch:" in line)
     assert relaunch.startswith("[attempt 2] relaunch: ") and "memory growth" in relaunch
@@ -96,7 +97,7 @@ def test_json_lines_parse_into_one_story(script, tmp_path: Path) -> None:
     records = [json.loads(line) for line in text.splitlines()]
     kinds = [r["type"] for r in records]
     assert code == 0
-    assert kinds[0] == "start" and kinds[-1] == "outcome"
+    assert kinds[:2] == ["estimate", "start"] and kinds[-1] == "outcome"
     assert kinds.index("verdict") < kinds.index("relaunch") < len(kinds) - 1 - kinds[::-1].index("start")
     events = [r["event"]["type"] for r in records if r["type"] == "event"]
     assert events.count("run_start") == events.count("run_end") == len([k for k in kinds if k == "start"])

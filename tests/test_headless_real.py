@@ -34,7 +34,7 @@ def test_headless_auto_recover_tells_the_whole_story_in_json_and_exits_0(tmp_pat
     records = [json.loads(line) for line in proc.stdout.splitlines()]
     story = [r["type"] if r["type"] != "event" else r["event"]["type"] for r in records]
     # start, the trainer's own OOM event, the verdict, a relaunch ...
-    assert story[0] == "start"
+    assert story[:2] == ["estimate", "start"]
     assert story.index("run_start") < story.index("oom") < story.index("verdict") < story.index("relaunch")
     first_verdict = records[story.index("verdict")]
     assert first_verdict["verdict"]["kind"] in OOM_KINDS and first_verdict["exit_code"] != 0
@@ -43,6 +43,7 @@ def test_headless_auto_recover_tells_the_whole_story_in_json_and_exits_0(tmp_pat
     last_start = len(story) - 1 - story[::-1].index("start")
     tail = story[last_start:]
     assert tail[:2] == ["start", "run_start"]
+    assert story[last_start - 1] == "estimate"  # every launch is checked first
     assert "step" in tail and tail.index("step") < tail.index("run_end")
     assert tail[-2:] == ["verdict", "outcome"]
     assert records[-1]["status"] == "finished" and records[-1]["exit_code"] == 0

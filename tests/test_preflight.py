@@ -81,3 +81,9 @@ def test_the_calibrated_figure_is_the_one_warned_on(tmp_path: Path) -> None:
     p = preflight(shape.replace(batch_size=64), snapshot(gpu(5 * GIB)), store)
     assert p.predicted < GIB
     assert p.warning is not None and "(calibrated)" in p.warning
+
+
+def test_on_a_cpu_host_the_trainers_own_memory_limit_is_the_room_it_has() -> None:
+    p = preflight(RunConfig(data="/d", image_size=64, batch_size=4096, host_memory_limit=3072), snapshot())
+    assert p.free_bytes == 3072 * 2**20 and "limit" in p.where
+    assert p.warning is not None and "will not fit" in p.warning

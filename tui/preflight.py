@@ -94,6 +94,9 @@ def preflight(cfg: RunConfig, snapshot: Snapshot | None = None, store: RunStore 
     if len({b for b, _ in points}) >= 2:
         fit = calibrate(points)
     free, where = free_memory(snapshot)
+    if where == "host memory" and cfg.host_memory_limit and free is not None:
+        # The trainer cannot use more than its own limit, whatever the host has.
+        free, where = min(free, cfg.host_memory_limit * 2**20), "host memory (the trainer's limit)"
     lines = describe(est, fit, None)
     # The calibrated figure, when there is one, is the better guess to warn on.
     warn = est.warning(free, where) if fit is None else _fit_warning(est, fit, free, where)
