@@ -44,7 +44,9 @@ class RunStore:
     def _ensure_dir(path: Path, what: str) -> None:
         if path.exists() and not path.is_dir():
             raise RunStoreError(f"{what} {path} is a file, not a folder; move the file away {_FIX}")
-        created = not path.exists()
+        # Every folder created on the way is private too, whatever the umask:
+        # a world-writable backups/ would let others plant a checkpoint to resume from.
+        created = [p for p in (path, *path.parents) if not p.exists()]
         try:
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
         except FileExistsError:
@@ -55,8 +57,8 @@ class RunStore:
             raise RunStoreError(f"cannot create {what} {path}: permission denied; {_CHOOSE}") from None
         except OSError as exc:
             raise RunStoreError(f"cannot create {what} {path}: {exc.strerror}; {_CHOOSE}") from None
-        if created:
-            os.chmod(path, 0o700)
+        for made in created:
+            os.chmod(made, 0o700)
         if not os.access(path, os.W_OK | os.X_OK):
             raise RunStoreError(f"{what} {path} is not writable; fix it with `chmod u+rwx {path}` {_FIX}")
 
