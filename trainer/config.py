@@ -16,7 +16,14 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, NoReturn
 
-MODELS = ("small", "large")
+# The seed's two CNNs: name -> (conv filters of the three blocks, dense units).
+# Here, in the contract, because the trainer builds them and memtui's pre-flight
+# estimate works out their shapes without TensorFlow.
+ARCHITECTURES: dict[str, tuple[tuple[int, int, int], int]] = {
+    "small": ((16, 32, 64), 128),
+    "large": ((32, 64, 128), 256),
+}
+MODELS = tuple(ARCHITECTURES)
 DEMO_CPU_IMAGE_SIZE = 64
 STRATEGIES = ("default", "mirrored")
 

@@ -12,11 +12,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-ARCHITECTURES: dict[str, tuple[tuple[int, int, int], int]] = {
-    # name: (conv filters, dense units)
-    "small": ((16, 32, 64), 128),
-    "large": ((32, 64, 128), 256),
-}
+from trainer.config import ARCHITECTURES
 
 
 def build_model(name: str, image_size: int, classes: int, print_each_step: bool = False) -> Any:

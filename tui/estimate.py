@@ -25,14 +25,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainer.config import RunConfig
+from trainer.config import ARCHITECTURES, RunConfig
 from tui.diagnosis.patterns import human_bytes
 
-# model -> (conv filters, dense units), as in the seed
-ARCHITECTURES: dict[str, tuple[tuple[int, int, int], int]] = {
-    "small": ((16, 32, 64), 128),
-    "large": ((32, 64, 128), 256),
-}
 DEFAULT_CLASSES = 10
 _F32 = 4
 
