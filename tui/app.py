@@ -172,8 +172,10 @@ class MemtuiApp(App[int]):
 
     def _screen_ready(self) -> bool:
         """False while the app is shutting down: notices from the supervisor's
-        thread can still arrive after the widgets are gone."""
-        return bool(self.main.query(RunHeader))
+        thread can still arrive after the widgets are gone. (The header is a
+        child of the screen: looking at its children is cheap, a DOM query per
+        notice was not.)"""
+        return any(isinstance(child, RunHeader) for child in self.main.children)
 
     def handle_notice(self, notice: Notice) -> None:
         """Apply one supervisor notice to the screen (also used to replay recorded runs)."""

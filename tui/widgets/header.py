@@ -90,13 +90,23 @@ class RunHeader(Static):
     def __init__(self, **kwargs: object) -> None:
         super().__init__("", markup=True, **kwargs)  # type: ignore[arg-type]
         self._view: HeaderView | None = None
+        self._lines = 0
 
     def show(self, view: HeaderView) -> None:
         if view == self._view:
             return
         self._view = view
-        self.update(header_markup(view, self.size.width or 80))
+        self._draw()
 
     def on_resize(self) -> None:
         if self._view is not None:
-            self.update(header_markup(self._view, self.size.width or 80))
+            self._draw()
+
+    def _draw(self) -> None:
+        assert self._view is not None
+        markup = header_markup(self._view, self.size.width or 80)
+        # Lines never wrap here, so the height changes only with the line count;
+        # the clock ticking each second is a repaint, not a layout of the screen.
+        lines = markup.count("\n") + 1
+        self.update(markup, layout=lines != self._lines)
+        self._lines = lines

@@ -65,17 +65,26 @@ class MemoryPanel(Widget):
         self.last_step: Step | None = None
         self.samples: deque[Sample] = deque(maxlen=HISTORY)
         self._pending_mark = False
+        self._height = 1  # lines drawn so far: the waiting line
 
     def feed(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
         used, total = _used_total(snapshot)
         self.samples.append(Sample(used, total, self._pending_mark))
         self._pending_mark = False
-        self.refresh(layout=True)
+        self._redraw()
 
     def feed_step(self, step: Step) -> None:
         self.last_step = step
-        self.refresh()
+        self._redraw()
+
+    def _redraw(self) -> None:
+        # The panel's height is its line count; only a change there (a GPU
+        # appearing, TensorFlow's figures, an error line) needs a layout of the
+        # screen, not each new sample.
+        height = len(self.lines(self.size.width or 80))
+        self.refresh(layout=height != self._height)
+        self._height = height
 
     def mark_relaunch(self) -> None:
         """The next sample starts a new attempt."""
