@@ -25,11 +25,13 @@ class StepLog(Log):
     DEFAULT_CSS = "StepLog { height: 1fr; min-height: 3; }"
 
     # Log's virtual size asks for a layout of the whole screen on every write
-    # (five times the cost of the repaint itself). The log's own height is 1fr,
-    # so its line count never moves another widget: only its scrollbar needs
-    # updating, done in the watcher below; a scrollbar appearing or going away
-    # still asks for a layout through `show_vertical_scrollbar`.
-    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
+    # (five times the cost of the repaint itself) and a repaint of the whole
+    # widget, border and title included. The log's own height is 1fr, so its
+    # line count never moves another widget: only its scrollbar needs updating,
+    # done in the watcher below (a scrollbar appearing or going away still asks
+    # for a layout through `show_vertical_scrollbar`), and `flush` repaints the
+    # rows inside the border.
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False, repaint=False)
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(max_lines=MAX_LINES, auto_scroll=True, **kwargs)  # type: ignore[arg-type]
@@ -70,7 +72,7 @@ class StepLog(Log):
             # only the rows of the new ones at their pre-prune index, and the
             # scroll offset no longer moves: without this the log froze after
             # MAX_LINES lines and never showed another step.
-            self.refresh()
+            self.refresh(self.size.region)
 
     def on_resize(self) -> None:
         # The verdict panel opening shrinks the log; keep the newest lines in view.
