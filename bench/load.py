@@ -45,8 +45,8 @@ class Result:
     seconds: float
     keys: list[float]
     rss_start: int
-    rss_peak: int
-    rss_end: int
+    rss_peak: int  # the highest while loaded (before the stop)
+    rss_end: int  # after the run ended (its diagnosis imported and run)
     written: int  # steps the trainer wrote (from events.jsonl)
     shown: int  # steps the screen counted
     newest_last: bool
@@ -92,7 +92,6 @@ async def measure(rate: float, seconds: float) -> Result:
                 await pilot.pause(0.05)
             await pilot.pause(0.3)
             rss_end = me.memory_info().rss
-            rss_peak = max(rss_peak, rss_end)
             assert app.attempt is not None
             run = Path(app.attempt.run_dir)
             events = [decode(line) for line in (run / "events.jsonl").read_text().splitlines()]
@@ -118,8 +117,8 @@ def report(results: list[Result]) -> None:
     print(row("key press max", *(f"{max(r.keys) * 1000:.1f} ms" for r in results)))
     print(row("key presses", *(str(len(r.keys)) for r in results)))
     print(row("RSS at start", *(f"{r.rss_start / MIB:.0f} MiB" for r in results)))
-    print(row("RSS growth (peak-start)", *(f"{(r.rss_peak - r.rss_start) / MIB:+.1f} MiB" for r in results)))
-    print(row("RSS growth (end-start)", *(f"{(r.rss_end - r.rss_start) / MIB:+.1f} MiB" for r in results)))
+    print(row("RSS growth while running", *(f"{(r.rss_peak - r.rss_start) / MIB:+.1f} MiB" for r in results)))
+    print(row("RSS growth after the end", *(f"{(r.rss_end - r.rss_start) / MIB:+.1f} MiB" for r in results)))
     print(row("steps written / shown", *(f"{r.written:,}/{r.shown:,}" for r in results)))
     print(row("events/s achieved", *(f"{r.written / r.seconds:,.0f}" for r in results)))
     print(row("log ends with newest", *("yes" if r.newest_last else "NO" for r in results)))

@@ -66,6 +66,11 @@ def test_memtui_signalled_exits_cleanly_and_the_run_goes_on_for_attach(
     assert f"memtui: {signum.name}; run {run.name} goes on (memtui attach)" in said, said
     assert pane_flags(tmux, pane) == {"alternate": "0", "mouse": "0"}  # the terminal is given back
 
+    attach_takes_over(tmux, run, env)
+
+
+def attach_takes_over(tmux: Tmux, run: Path, env: dict[str, str]) -> None:
+    """The run trains on without memtui; `memtui attach` shows it, controls it and stops it."""
     # The run did not notice: it goes on training without memtui.
     before = len(stored_steps(run))
     wait_until(lambda: len(stored_steps(run)) > before + 10, what="steps after memtui left")
@@ -93,3 +98,16 @@ def test_memtui_signalled_exits_cleanly_and_the_run_goes_on_for_attach(
 def _last_step_on(screen: str) -> int:
     found = re.findall(r"e1 +(\d+)/100000 loss", screen)
     return max((int(n) for n in found), default=0)
+
+
+def test_a_real_hangup_closing_memtuis_terminal_leaves_the_run_going(tmux: Tmux, tmp_path: Path) -> None:
+    env = stand_in_env(tmp_path, rate=20, steps=100_000)
+    pane = tmux.start([MEMTUI], env=env)
+    tmux.start(["sleep", "600"], name="keep")  # the tmux server outlives the closed window
+    tmux.wait_for(pane, lambda s: re.search(r"e1 +\d+/100000 loss", s) is not None, timeout=60, what="steps")
+    memtui = psutil.Process(tmux.pane_pid(pane))
+    run = next(p for p in (tmp_path / "runs").iterdir() if (p / "events.jsonl").exists())
+
+    tmux._tmux("kill-window", "-t", pane)  # the terminal goes away: the kernel sends SIGHUP
+    memtui.wait(30)  # memtui is gone, not hanging on a dead terminal holding the run's lock
+    attach_takes_over(tmux, run, env)

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from trainer.protocol import Epoch, Error, Event, Oom, RunEnd, RunStart, Step
 from tui.telemetry.snapshot import Snapshot
 from tui.verdict import Verdict
+from tui.widgets.footer import KeyFooter
 from tui.widgets.header import HeaderView, RunHeader
 from tui.widgets.history import HistoryTable
 from tui.widgets.memory import MemoryPanel
@@ -71,7 +71,7 @@ class MainScreen(Screen[None]):
                 yield VerdictPanel(id="verdict")
                 yield HistoryTable(id="history")
             yield StepLog(id="steplog")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#steplog").border_title = "steps"
