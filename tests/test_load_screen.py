@@ -10,10 +10,12 @@ and the attempt keeps only its recent events). Times are measured by
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import psutil
 import pytest
+from textual.widgets._footer import FooterKey
 
 from tests.faultkit import header, leftovers, log_lines, run_dir, screen_app, stored, use_stand_in, wait_for
 from tests.supervision import in_order
@@ -68,4 +70,26 @@ async def test_2000_events_a_second_are_all_stored_and_shown_newest_last_with_bo
 
         assert toggles >= 3
         assert highest - baseline < 100 * MIB, f"RSS grew {(highest - baseline) / MIB:.0f} MiB"
+        assert leftovers(run) == []
+
+
+async def test_keys_changing_again_and_again_keep_no_old_footer_keys_alive(
+    monkeypatch: pytest.MonkeyPatch, isolated_dirs: Path
+) -> None:
+    # Every change of state re-enables keys and rebuilds the footer; a long
+    # session (an auto-recover ladder, hours of runs) does that without end.
+    use_stand_in(monkeypatch, rate=20, steps=100_000)
+    app = screen_app(isolated_dirs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.run_state == "training", "training")
+        for _ in range(30):
+            await pilot.press("A")  # auto-recover on/off: the footer's keys change
+        await pilot.pause(0.5)
+        gc.collect()
+        alive = [o for o in gc.get_objects() if isinstance(o, FooterKey)]
+        shown = list(app.screen.query(FooterKey))
+        assert len(alive) <= len(shown) + 20, f"{len(alive)} footer keys alive for {len(shown)} shown"
+        run = run_dir(app)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.run_state == "stopped", "the stop")
         assert leftovers(run) == []
