@@ -103,6 +103,9 @@ def test_relaunch_while_live_stops_the_old_run_first(store, sink, monkeypatch):
     pgid = store.resolve(first.run_id).meta()["pgid"]
     second = sup.launch(RunConfig(batch_size=16), reason="halve-batch")
     assert not group_alive(pgid)
+    # Notices come from another thread: wait for the new attempt's before reading the order.
+    sink.wait(lambda ns: any(type(n).__name__ == "AttemptStarted" and n.attempt.run_id == second.run_id
+                             for n in ns), what="the second attempt's start")
     kinds = [(type(n).__name__, n.attempt.run_id) for n in sink.notices if hasattr(n, "attempt")]
     assert kinds.index(("AttemptEnded", first.run_id)) < kinds.index(("AttemptStarted", second.run_id))
     assert sink.wait_ended(first.run_id).attempt.state == "stopped"
