@@ -255,7 +255,17 @@ class MemtuiApp(App[int]):
     @work(thread=True, exclusive=True, group="launch", exit_on_error=False)
     def _launch(self, config: RunConfig, reason: str) -> None:
         assert self.supervisor is not None
-        self.supervisor.launch(config, reason)
+        # Reading the runs for calibration is file I/O: it belongs in this thread.
+        from tui.preflight import one_line, preflight, record
+
+        checked = preflight(config, self.sampler.latest if self.sampler else None, self.supervisor.store)
+        self.call_from_thread(self.main.log_line, f"── {one_line(checked)}")
+        if checked.warning:
+            self.call_from_thread(self.main.log_line, f"▲ {checked.warning}")
+            self.call_from_thread(self.notify, checked.warning, severity="warning", timeout=8)
+        info = self.supervisor.launch(config, reason)
+        if (problem := record(info.run_dir, checked)) is not None:
+            self.call_from_thread(self.main.log_line, f"! {problem}")
 
     @work(thread=True, exclusive=True, group="launch", exit_on_error=False)
     def _attach(self, run_dir: Path) -> None:

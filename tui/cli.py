@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -56,6 +57,17 @@ def build_parser(name: str | None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `memtui runs | head`: the reader left. Say nothing more, as other tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     name = args[0] if args and args[0] in COMMANDS else None
     if name is not None:
@@ -63,10 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(name)
     ns = parser.parse_args(args)
     module = importlib.import_module(COMMANDS[name or "run"][0])
-    try:
-        return int(module.run(ns) or 0)
-    except KeyboardInterrupt:
-        return 130
+    return int(module.run(ns) or 0)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from trainer.protocol import Epoch, Event, Oom, RunEnd, Step
 from tui.attempt import AttemptEnded, AttemptInfo, AttemptStarted, EventBatch, Notice, SupervisorProblem
 from tui.preflight import Preflight, preflight
 from tui.preflight import one_line as preflight_line
+from tui.preflight import record as record_preflight
 from tui.recovery import Recovery
 from tui.rundir import peak_of
 from tui.runopts import runs_root
@@ -244,8 +245,12 @@ def run_headless(config: RunConfig, ns: argparse.Namespace, stream: TextIO | Non
     supervisor = Supervisor(store, sink=notices.put, sampler=sampler)
 
     def launch(cfg: RunConfig, reason: str) -> AttemptInfo:
-        printer.preflight(preflight(cfg, sampler.latest or sampler.take_baseline(), store))
-        return supervisor.launch(cfg, reason)
+        checked = preflight(cfg, sampler.latest or sampler.take_baseline(), store)
+        printer.preflight(checked)
+        info = supervisor.launch(cfg, reason)
+        if (problem := record_preflight(info.run_dir, checked)) is not None:
+            printer.note("problem", problem)
+        return info
 
     with _Signals() as signals:
         try:

@@ -9,6 +9,7 @@ the same lines. No Textual, no TensorFlow.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from trainer.config import ConfigError, RunConfig, training_image_size
 from tui.diagnosis.patterns import human_bytes
@@ -113,6 +114,21 @@ def _fit_warning(est: Estimate, fit: Fit, free: int | None, where: str) -> str |
     hint = f"; the largest batch predicted to fit is {int(room)}" if room >= 1 else ""
     return (f"Predicted peak {human_bytes(peak)} at batch {est.batch_size} (calibrated) will not fit "
             f"in the {human_bytes(free)} free on {where}{hint}.")
+
+
+def to_meta(p: Preflight) -> dict[str, object]:
+    """The pre-flight as stored in RUN/meta.json, so listings can show it beside the measured peak."""
+    return {"predicted_bytes": p.predicted, "calibrated_bytes": p.calibrated, "free_bytes": p.free_bytes,
+            "where": p.where, "warning": p.warning}
+
+
+def record(run_dir: Path, p: Preflight) -> str | None:
+    """Store the pre-flight with the run; a problem comes back in words (the run goes on)."""
+    try:
+        RunDir(run_dir).update_meta(preflight=to_meta(p))
+    except OSError as exc:
+        return f"could not store the estimate in {run_dir}: {exc.strerror}"
+    return None
 
 
 def one_line(p: Preflight) -> str:

@@ -127,9 +127,18 @@ class RunSummary:
     damaged: str | None
     session: str | None
     attempt: int | None
+    estimate: int | None = None  # the pre-flight's predicted peak (calibrated when it could be)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _estimate(meta: dict[str, Any]) -> int | None:
+    pre = meta.get("preflight")
+    if not isinstance(pre, dict):
+        return None
+    value = pre.get("calibrated_bytes") or pre.get("predicted_bytes")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -342,5 +351,5 @@ class RunDir:
             id=self.id, path=str(self.path), started=created if isinstance(created, (int, float)) else None,
             config=cfg_words, state=state, status=self.status if not damage else f"damaged: {damage}",
             steps=steps, peak_memory=peak, live=live, damaged=damage,
-            session=meta.get("session"), attempt=meta.get("attempt"),
+            session=meta.get("session"), attempt=meta.get("attempt"), estimate=_estimate(meta),
         )

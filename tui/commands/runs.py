@@ -39,8 +39,9 @@ def run(ns: argparse.Namespace) -> int:
     if not runs:
         print(f"no runs in {runs_root(ns)}; `memtui` starts one")
         return 0
-    print(f"{'RUN':<21} {'STARTED':<16} {'CONFIG':<24} {'STEPS':>7} {'PEAK':>7}  STATUS")
+    print(f"{'RUN':<21} {'STARTED':<16} {'CONFIG':<24} {'STEPS':>7} {'EST.':>7} {'PEAK':>7}  STATUS")
     for s in runs:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.started)) if s.started else "-"
-        print(f"{s.id:<21} {started:<16} {s.config[:24]:<24} {s.steps:>7} {_size(s.peak_memory):>7}  {s.status}")
+        sizes = f"{_size(s.estimate):>7} {_size(s.peak_memory):>7}"
+        print(f"{s.id:<21} {started:<16} {s.config[:24]:<24} {s.steps:>7} {sizes}  {s.status}")
     return 0
