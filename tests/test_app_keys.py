@@ -18,6 +18,7 @@ from textual.pilot import Pilot
 from trainer.config import RunConfig
 from tui.app import MemtuiApp
 from tui.recovery import Recovery
+from tui.runstore import RunStore
 from tui.screens.help import HelpScreen
 from tui.screens.logview import LogScreen
 from tui.screens.quit import QuitScreen
@@ -245,3 +246,25 @@ async def test_keys_that_mean_nothing_now_are_disabled(script: Any, isolated_dir
         await pilot.press("s")
         await wait_for(pilot, lambda: app.run_state == "stopped", "the stop")
         assert app.check_action("stop", ()) is None
+
+async def test_every_launch_logs_its_estimate_and_stores_it(script: Any, isolated_dirs: Path) -> None:
+    script(rate=100)
+    app = screen_app(isolated_dirs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.run_state == "finished", "the run to finish")
+        assert "── estimate: peak ≈ " in log_text(app)
+        assert "▲ Predicted peak" not in log_text(app)
+    (summary,) = RunStore(isolated_dirs).list_runs()
+    assert summary.estimate is not None and summary.estimate > 0
+
+
+async def test_a_launch_predicted_not_to_fit_is_warned_about_before_it_runs(script: Any, isolated_dirs: Path) -> None:
+    script(rate=100)
+    # 4096 images of 256 px need far more than the trainer's 1 GiB limit.
+    app = screen_app(isolated_dirs, QUICK.replace(batch_size=4096, image_size=256, host_memory_limit=1024))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: "▲ Predicted peak" in log_text(app), "the pre-flight warning")
+        text = log_text(app)
+        assert "will not fit" in text and "the largest batch predicted to fit is" in text
+        assert text.index("── estimate") < text.index("── attempt 1")
+        await wait_for(pilot, lambda: app.run_state == "finished", "the run to finish")

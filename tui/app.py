@@ -258,7 +258,8 @@ class MemtuiApp(App[int]):
         # Reading the runs for calibration is file I/O: it belongs in this thread.
         from tui.preflight import one_line, preflight, record
 
-        checked = preflight(config, self.sampler.latest if self.sampler else None, self.supervisor.store)
+        reading = (self.sampler.latest or self.sampler.take_baseline()) if self.sampler else None
+        checked = preflight(config, reading, self.supervisor.store)
         self.call_from_thread(self.main.log_line, f"── {one_line(checked)}")
         if checked.warning:
             self.call_from_thread(self.main.log_line, f"▲ {checked.warning}")
