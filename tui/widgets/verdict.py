@@ -3,7 +3,10 @@ in words, shows the evidence line and lists the remedies that fit, with keys."""
 
 from __future__ import annotations
 
+import textwrap
+
 from textual.markup import escape
+from textual.widget import Widget
 from textual.widgets import Static
 
 from tui.verdict import FINISHED, KILLED, NOT_OOM, STOPPED, Verdict
@@ -17,15 +20,29 @@ HEADLINES = {
 }
 
 
+SUMMARY_LINES = 4
+# Border and padding on each side of the panel's text.
+FRAME = 4
+
+
 def headline(verdict: Verdict) -> str:
     if verdict.is_oom:
         return "✗ OUT OF MEMORY"
     return HEADLINES.get(verdict.kind, "✗ " + verdict.kind.upper())
 
 
-def verdict_markup(verdict: Verdict, enabled_keys: set[str] | None = None, note: str | None = None) -> str:
+def verdict_markup(verdict: Verdict, enabled_keys: set[str] | None = None, note: str | None = None,
+                   width: int | None = None) -> str:
     style = "$success" if verdict.kind == FINISHED else "$warning" if verdict.kind == STOPPED else "$error"
-    lines = [f"[b {style}]{headline(verdict)}[/] [dim]({escape(verdict.kind)})[/]", escape(verdict.summary)]
+    # The kind adds something only for out-of-memory endings (which memory, which allocator).
+    kind = f" [dim]({escape(verdict.kind)})[/]" if verdict.is_oom else ""
+    lines = [f"[b {style}]{headline(verdict)}[/]{kind}"]
+    # The panel does not wrap (evidence and remedies end in "…"), but the summary
+    # is the one sentence that must be read whole: wrap it to the panel.
+    summary = textwrap.wrap(verdict.summary, width) if width and width > 20 else [verdict.summary]
+    if len(summary) > SUMMARY_LINES:
+        summary = [*summary[: SUMMARY_LINES - 1], summary[SUMMARY_LINES - 1] + " …"]
+    lines += [escape(line) for line in summary]
     for line in verdict.evidence[:2]:
         lines.append(f"[dim]evidence:[/] {escape(line.strip())}")
     for remedy in verdict.remedies[:4]:
@@ -44,11 +61,25 @@ class VerdictPanel(Static):
 
     DEFAULT_CSS = "VerdictPanel { height: auto; display: none; }"
 
+    _shown: tuple[Verdict, set[str] | None, str | None] | None = None
+
     def show(self, verdict: Verdict | None, enabled_keys: set[str] | None = None, note: str | None = None) -> None:
         if verdict is None:
+            self._shown = None
             self.display = False
             return
+        self._shown = (verdict, enabled_keys, note)
         self.set_class(verdict.kind == FINISHED, "-finished")
         self.set_class(verdict.kind not in (FINISHED, STOPPED), "-bad")
-        self.update(verdict_markup(verdict, enabled_keys, note))
+        self.update(verdict_markup(verdict, enabled_keys, note, self._text_width()))
         self.display = True
+
+    def _text_width(self) -> int:
+        # While hidden the panel has no size of its own; it spans its parent.
+        outer = self.parent.size.width if isinstance(self.parent, Widget) else 0
+        return (outer or self.app.size.width) - FRAME
+
+    def on_resize(self) -> None:
+        if self._shown is not None:
+            verdict, keys, note = self._shown
+            self.update(verdict_markup(verdict, keys, note, self._text_width()))
