@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Static
@@ -22,8 +22,12 @@ SYMBOLS = "Symbols: ▶ training  ✓ finished  ■ stopped  ✗ failed  ▲ ≥
 
 
 def help_markup() -> str:
+    """The whole help as one text (for a pager or a test); the screen lays it out in rows."""
     rows = [f"  [b]{escape(display_key(k.key)):>3}[/]  {escape(k.description)}" for k in KEYS]
-    return "\n".join([INTRO, "", *rows, "", SYMBOLS, "", "[dim]escape, ? or q closes this screen[/]"])
+    return "\n".join([INTRO, "", *rows, "", SYMBOLS, "", CLOSE])
+
+
+CLOSE = "[dim]escape, ? or q closes this screen[/]"
 
 
 class HelpScreen(ModalScreen[None]):
@@ -38,12 +42,23 @@ class HelpScreen(ModalScreen[None]):
         width: 100%; max-width: 100; height: auto; max-height: 100%;
         border: round $primary; background: $surface; padding: 0 1;
     }
+    HelpScreen .key-row { height: auto; }
+    /* A key, then its words wrapped under themselves, not under the key. */
+    HelpScreen .key { width: 5; text-align: right; text-style: bold; padding-right: 2; }
+    HelpScreen .words { width: 1fr; }
+    HelpScreen .gap { margin-top: 1; }
     """
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = "Keys"
-            yield Static(help_markup(), id="help-text")
+            yield Static(INTRO, id="help-text")
+            for i, k in enumerate(KEYS):
+                with Horizontal(classes="key-row gap" if i == 0 else "key-row"):
+                    yield Static(escape(display_key(k.key)), classes="key")
+                    yield Static(escape(k.description), classes="words")
+            yield Static(SYMBOLS, classes="gap")
+            yield Static(CLOSE, classes="gap")
 
     def action_scroll(self, direction: str) -> None:
         scroll = self.query_one(VerticalScroll)
