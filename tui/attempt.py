@@ -15,7 +15,7 @@ from pathlib import Path
 
 from trainer.config import RunConfig
 from trainer.protocol import Event, RunEnd, RunStart, Step
-from tui.rundir import STATE_WORDS, peak_of
+from tui.runfacts import STATE_WORDS, peak_of
 from tui.verdict import Verdict
 
 LIVE_STATES = frozenset({"starting", "training", "stopping"})

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from trainer.config import RunConfig
 from trainer.protocol import Step
 from tui.attempt import AttemptEnded, AttemptInfo, EventBatch, Notice
-from tui.rundir import peak_of
+from tui.runfacts import peak_of
 from tui.verdict import FINISHED, STOPPED, Verdict
 
 if TYPE_CHECKING:

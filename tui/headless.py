@@ -26,7 +26,7 @@ from tui.preflight import Preflight, preflight
 from tui.preflight import one_line as preflight_line
 from tui.preflight import record as record_preflight
 from tui.recovery import Recovery
-from tui.rundir import peak_of
+from tui.runfacts import peak_of
 from tui.runopts import runs_root
 from tui.runstore import RunStore, RunStoreError
 from tui.supervisor import Supervisor

@@ -17,7 +17,8 @@ from typing import Any
 from trainer.config import RunConfig
 from trainer.protocol import Step
 from tui.reaper import write_json_atomic
-from tui.rundir import RunDir, RunSummary
+from tui.rundir import RunDir
+from tui.runfacts import RunSummary
 from tui.telemetry.units import format_loss
 
 __all__ = ["RunDir", "RunStore", "RunStoreError", "RunSummary", "live_run_summary"]

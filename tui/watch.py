@@ -25,7 +25,8 @@ from trainer.protocol import Event, RunStart
 from tui import procctl
 from tui.attempt import AttemptEnded, AttemptInfo, AttemptStarted, EventBatch, Notice, Progress, SupervisorProblem, now
 from tui.reaper import write_json_atomic
-from tui.rundir import RunDir, state_of_verdict
+from tui.rundir import RunDir
+from tui.runfacts import state_of_verdict
 from tui.verdict import KILLED, NOT_OOM, Verdict
 
 # Events reach the screen within a poll and a batch (p95 ~10 and ~20 ms), so

@@ -93,6 +93,7 @@ class MainScreen(Screen[None]):
     def attempt_started(self, info: AttemptInfo) -> None:
         self.query_one(MemoryPanel).mark_relaunch()
         self.query_one(VerdictPanel).show(None)
+        self.query_one(StepLog).show_newest(None)
         self.log_line(f"── attempt {info.number} ({info.run_id}): {info.reason}")
         self.query_one(HistoryTable).record(info)
 
@@ -109,6 +110,9 @@ class MainScreen(Screen[None]):
                 last = event
         if garbage:
             steplog.add(f"! {garbage} unreadable line{'s' if garbage != 1 else ''} in events.jsonl skipped")
+        if last is not None:
+            # The log catches up a few times a second; the border shows this step now.
+            steplog.show_newest(step_line(last))
         return last
 
     def attempt_ended(self, info: AttemptInfo, verdict: Verdict, enabled: set[str], note: str | None) -> None:
