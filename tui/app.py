@@ -25,6 +25,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from trainer.config import RunConfig
+from tui.appkeys import KeyActions
 from tui.attempt import AttemptEnded, AttemptStarted, EventBatch, Notice, SupervisorProblem
 from tui.screens.main import MainScreen
 from tui.themes import DEFAULT_THEME, LoadedThemes, load_themes
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 EXIT_AFTER_FIRST_PAINT = "MEMTUI_EXIT_AFTER_PAINT"  # for bench/startup.py
 
 
-class MemtuiApp(App[int]):
+class MemtuiApp(KeyActions, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "memtui"
     MODES: ClassVar[dict[str, Any]] = {"main": MainScreen}
@@ -281,91 +282,10 @@ class MemtuiApp(App[int]):
             if event.worker.group == "find":
                 self.searching = False
 
-    # --- keys -------------------------------------------------------------------------
+    # --- keys (the actions themselves: tui/appkeys.py) -----------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return remedykeys.check(self, action)
-
-    def action_stop(self) -> None:
-        if self.supervisor is None:
-            return
-        force = self._stop_pressed or self.run_state == "stopping"
-        self._stop_pressed = True
-        self.supervisor.stop(force=force)
-        self.notify("forcing the run to stop" if force else "stopping gracefully; press s again to force")
-
-    def action_relaunch(self) -> None:
-        cfg = self.current_config()
-        if cfg is not None:
-            self._by_hand(cfg, "relaunched as is (r)")
-
-    def _remedy(self, action: str) -> None:
-        change = remedykeys.apply(self, action)
-        if change is not None:
-            self._by_hand(change.config, change.reason)
-
-    def action_halve_batch(self) -> None:
-        self._remedy("halve_batch")
-
-    def action_toggle_growth(self) -> None:
-        self._remedy("toggle_growth")
-
-    def action_toggle_model(self) -> None:
-        self._remedy("toggle_model")
-
-    def action_toggle_precision(self) -> None:
-        self._remedy("toggle_precision")
-
-    def action_double_accum(self) -> None:
-        self._remedy("double_accum")
-
-    def _by_hand(self, config: RunConfig, reason: str) -> None:
-        if self.recovery is not None:
-            self.recovery.reset()
-        self.launch(config, reason)
-
-    def action_toggle_auto(self) -> None:
-        self.auto_recover = not self.auto_recover
-        if self.recovery is not None:
-            self.recovery.enabled = self.auto_recover
-        self.notify(f"auto-recover {'on' if self.auto_recover else 'off'}")
-        self.refresh_header()
-
-    def action_find_batch(self) -> None:
-        remedykeys.find_batch(self)
-
-    def action_show_log(self) -> None:
-        from tui.screens.logview import LogScreen
-
-        info = self.attempt
-        self.push_screen(LogScreen(Path(info.run_dir) / "trainer.log" if info else None))
-
-    def action_next_theme(self) -> None:
-        names = list(self.loaded.names) or [self.theme]
-        self.theme = names[(names.index(self.theme) + 1) % len(names)] if self.theme in names else names[0]
-        self.notify(f"theme: {self.theme}")
-
-    def action_help(self) -> None:
-        from tui.screens.help import HelpScreen
-
-        self.push_screen(HelpScreen())
-
-    def action_quit_app(self) -> None:
-        info = self.attempt
-        if info is None or info.read_only or self.run_state not in LIVE_STATES:
-            self.exit(0)
-            return
-        from tui.screens.quit import LEAVE, STOP, QuitScreen
-
-        def answer(choice: str | None) -> None:
-            if choice == STOP:
-                self._exit_when_ended = True
-                self.action_stop()
-            elif choice == LEAVE and self.supervisor is not None:
-                self.supervisor.detach()
-                self.exit(0)
-
-        self.push_screen(QuitScreen(f"attempt {info.number}, {info.run_id}"), answer)
 
     # --- helpers ------------------------------------------------------------------------
 
