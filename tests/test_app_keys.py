@@ -263,7 +263,8 @@ async def test_a_launch_predicted_not_to_fit_is_warned_about_before_it_runs(scri
     # 4096 images of 256 px need far more than the trainer's 1 GiB limit.
     app = screen_app(isolated_dirs, QUICK.replace(batch_size=4096, image_size=256, host_memory_limit=1024))
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: "▲ Predicted peak" in log_text(app), "the pre-flight warning")
+        await wait_for(pilot, lambda: "▲ Predicted peak" in log_text(app) and "── attempt 1" in log_text(app),
+                       "the pre-flight warning and the attempt")
         text = log_text(app)
         assert "will not fit" in text and "the largest batch predicted to fit is" in text
         assert text.index("── estimate") < text.index("── attempt 1")
