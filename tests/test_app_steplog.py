@@ -1,5 +1,6 @@
 """The step log as a person sees it: newest steps in view, even after the log
-is full, and lines that arrive close together shown without another nudge."""
+is full, lines that arrive close together shown without another nudge, and the
+newest step in the bottom border before the log has caught up."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import re
 
 from textual.app import App, ComposeResult
 
-from tui.widgets.steplog import MAX_LINES, StepLog
+from tui.widgets.steplog import LOG_PERIOD, MAX_LINES, StepLog
 
 
 class LogOnly(App[None]):
+    CSS = "StepLog { border: round white; }"  # the screen's log has a border: the newest step sits in it
+
     def compose(self) -> ComposeResult:
         yield StepLog()
 
@@ -44,6 +47,30 @@ async def test_lines_arriving_together_are_all_written_without_another_line() ->
         log.add("first")  # after a quiet spell: written at once
         log.add("second")  # within the window: written when it closes
         assert log.lines == ["first"]
-        await pilot.pause(0.3)
+        await pilot.pause(LOG_PERIOD + 0.2)
         assert log.lines == ["first", "second"]
         assert "second" in visible_text(app)
+
+
+async def test_the_newest_step_shows_in_the_border_while_the_log_catches_up() -> None:
+    app = LogOnly()
+    async with app.run_test(size=(60, 10)) as pilot:
+        log = app.query_one(StepLog)
+        log.add("e1    1/40 loss 2.3000")  # after a quiet spell: written at once
+        log.add("e1    2/40 loss 2.2000")  # waits for the log's next batch
+        log.show_newest("e1    2/40 loss 2.2000")
+        await pilot.pause()
+        shown = visible_text(app)
+        assert "e1    2/40" not in shown  # not yet in the log itself...
+        assert "newest e1 2/40 loss 2.2000" in shown  # ...but on screen in the border
+        log.show_newest(None)
+        await pilot.pause()
+        assert "newest" not in visible_text(app)
+
+
+async def test_a_step_in_the_border_is_shown_as_plain_text() -> None:
+    app = LogOnly()
+    async with app.run_test(size=(60, 10)) as pilot:
+        app.query_one(StepLog).show_newest("loss [b]nan[/b]")
+        await pilot.pause()
+        assert "newest loss [b]nan[/b]" in visible_text(app)
