@@ -3,7 +3,7 @@
 Two places, two rates. The bottom border (`show_newest`) carries the newest
 step as soon as it arrives: repainting that one row is cheap, so the screen
 shows each step within the latency goal. The scrolling log itself catches up
-in batches, at most one `write_lines` per LOG_PERIOD (about three a second),
+in batches, at most one `write_lines` per LOG_PERIOD (two a second),
 because each write scrolls and repaints every visible row: at ten writes a
 second that repaint was most of the screen's CPU at 20 steps/s.
 
@@ -22,7 +22,7 @@ from textual.reactive import Reactive
 from textual.timer import Timer
 from textual.widgets import Log
 
-LOG_PERIOD = 0.3
+LOG_PERIOD = 0.5
 MAX_LINES = 2000
 NEWEST_LABEL = "newest "
 
