@@ -74,3 +74,18 @@ async def test_a_step_in_the_border_is_shown_as_plain_text() -> None:
         app.query_one(StepLog).show_newest("loss [b]nan[/b]")
         await pilot.pause()
         assert "newest loss [b]nan[/b]" in visible_text(app)
+
+
+def test_the_start_of_a_run_says_what_data_was_found_and_what_the_trainer_decided() -> None:
+    from trainer.protocol import decode, encode
+    from tui.screens.main import start_details
+
+    event = decode(encode(
+        "run_start", config={}, params=1, devices=[], tf_version="2.21", keras_version="3.15", memory_growth=False,
+        dataset={"files": 1200, "classes": 3, "skipped": 2, "skipped_examples": ["a/bad.jpg", "b/notes.jpg"]},
+        notes=["demo on a CPU-only host: training at 64x64 instead of 256x256 so it stays quick"],
+    ))
+    assert start_details(event) == [  # type: ignore[arg-type]
+        "── data: 1,200 images in 3 classes; 2 unreadable skipped (a/bad.jpg, b/notes.jpg)",
+        "── note: demo on a CPU-only host: training at 64x64 instead of 256x256 so it stays quick",
+    ]

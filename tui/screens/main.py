@@ -52,6 +52,20 @@ def event_line(event: Event) -> str | None:
     return None
 
 
+def start_details(event: RunStart) -> list[str]:
+    """What the trainer found and decided at start: data, skipped files, its notes."""
+    data = event.dataset
+    lines = []
+    if isinstance(data.get("files"), int):
+        skipped = data.get("skipped") or 0
+        examples = ", ".join(str(x) for x in (data.get("skipped_examples") or [])[:2])
+        skip = f"; {skipped} unreadable skipped ({examples})" if skipped else ""
+        lines.append(f"── data: {data['files']:,} images in {data.get('classes', '?')} classes{skip}")
+    # The trainer's notes already say when it resumed from a backup, and from where.
+    lines += [f"── note: {note}" for note in event.raw.get("notes") or () if isinstance(note, str)]
+    return lines
+
+
 class MainScreen(Screen[None]):
     # Narrow terminals stack everything with the log taking what is left; from
     # WIDE columns the gauges, verdict and history sit in a column beside it.
@@ -106,6 +120,9 @@ class MainScreen(Screen[None]):
             line = event_line(event)
             if line is not None:
                 steplog.add(line)
+            if isinstance(event, RunStart):
+                for detail in start_details(event):
+                    steplog.add(detail)
             if isinstance(event, Step):
                 last = event
         if garbage:
