@@ -111,7 +111,7 @@ class MemoryPanel(Widget):
                 )
             else:
                 last = self._tf_words().replace(" · ", "", 1)
-                out.append("  [dim]trainer not running[/]" + (f" · last step: {last}" if last else ""))
+                out.append("  [dim]trainer not running[/]" + (f" · its RSS {last}" if last else ""))
         if snap.gpus:
             tf = self._tf_words()
             if tf:
@@ -133,7 +133,7 @@ class MemoryPanel(Widget):
             return ""
         if label == "TF":
             return f" · TensorFlow now {nbytes(current)}, peak {nbytes(peak)}"
-        return f" · at last step {nbytes(current)} (peak {nbytes(peak)})"
+        return f" · at the last step {nbytes(current)} (peak {nbytes(peak)})"
 
     def render(self) -> Content:
         return Content.from_markup("\n".join(self.lines(self.size.width or 80)))
