@@ -152,6 +152,7 @@ def test_a_stop_before_the_trainer_has_its_handlers_still_reads_as_stopped(store
     sup.stop()
     ended = sink.wait_ended(info.run_id)
     sup.close()
-    # -2 normally; 1 when the SIGINT lands inside Python's own start-up (a loaded machine).
-    assert ended.attempt.exit_code in (-2, 1)
+    # -2 normally; 1 when the SIGINT lands inside Python's own start-up, and -15
+    # when the interrupted start-up outlives the SIGINT grace (both on a loaded machine).
+    assert ended.attempt.exit_code in (-2, 1, -15)
     assert ended.attempt.state == "stopped"
