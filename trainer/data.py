@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trainer import decodecache
 from trainer.config import ConfigError, RunConfig
 
 IMAGE_FORMATS = "JPEG, PNG, BMP or GIF"
@@ -81,19 +82,28 @@ def list_image_folder(root: str | Path) -> ImageFolder:
     return ImageFolder(str(path), classes, paths, labels)
 
 
-def drop_undecodable(folder: ImageFolder) -> ImageFolder:
-    """Decode every file once, in parallel; keep the ones that decode."""
-    import tensorflow as tf
-
-    def check(index: Any, path: Any) -> Any:
-        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-        return index, tf.shape(image)[0]
-
-    ds = tf.data.Dataset.from_tensor_slices((tf.range(folder.files), folder.paths))
-    # Batched so Python touches a thousand results at a time, not each file.
-    ds = ds.map(check, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors().batch(1024)
-    good = sorted(int(i) for indices, _ in ds.as_numpy_iterator() for i in indices)
-    keep = set(good)
+def drop_undecodable(folder: ImageFolder, cache_dir: Path | None = None) -> ImageFolder:
+    """Decode every file once, in parallel; keep the ones that decode. With
+    `cache_dir`, files already checked (same path, size and time) are not
+    decoded again."""
+    sigs = [decodecache.signature(p) for p in folder.paths]
+    known = decodecache.load(cache_dir, folder.root) if cache_dir is not None else {}
+    keep: set[int] = set()
+    unknown: list[int] = []
+    for i, (path, sig) in enumerate(zip(folder.paths, sigs, strict=True)):
+        entry = known.get(path)
+        if sig is not None and entry is not None and entry[0] == sig:
+            if entry[1]:
+                keep.add(i)
+        else:
+            unknown.append(i)
+    if unknown:
+        keep |= _decodable(folder.paths, unknown)
+    if cache_dir is not None and unknown:
+        decodecache.save(cache_dir, folder.root, {
+            p: (s, i in keep) for i, (p, s) in enumerate(zip(folder.paths, sigs, strict=True)) if s is not None
+        })
+    good = sorted(keep)
     bad = [p for i, p in enumerate(folder.paths) if i not in keep]
     if not good:
         raise DataError(
@@ -107,6 +117,20 @@ def drop_undecodable(folder: ImageFolder) -> ImageFolder:
         skipped=len(bad),
         skipped_examples=[Path(p).name for p in bad[:5]],
     )
+
+
+def _decodable(paths: list[str], indices: list[int]) -> set[int]:
+    """The indices among `indices` whose files decode as images."""
+    import tensorflow as tf
+
+    def check(index: Any, path: Any) -> Any:
+        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+        return index, tf.shape(image)[0]
+
+    ds = tf.data.Dataset.from_tensor_slices((indices, [paths[i] for i in indices]))
+    # Batched so Python touches a thousand results at a time, not each file.
+    ds = ds.map(check, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors().batch(1024)
+    return {int(i) for batch, _ in ds.as_numpy_iterator() for i in batch}
 
 
 def split(folder: ImageFolder, fraction: float, seed: int) -> tuple[list[int], list[int]]:

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from trainer import data as data_mod
 from trainer.config import RunConfig, training_image_size
-from trainer.demo import demo_folder
+from trainer.demo import cache_root, demo_folder
 from trainer.eventlog import EventLog
 from trainer.events import EventCallback
 from trainer.memory import MemoryReader, apply_memory_settings, describe_devices, make_strategy
@@ -88,7 +88,7 @@ def train(cfg: RunConfig, run_dir: Path, log: EventLog, stop: StopFlag, progress
     stop.check()
 
     root, image_size = _choose_data(cfg, bool(setup.gpus), progress)
-    folder = data_mod.drop_undecodable(data_mod.list_image_folder(root))
+    folder = data_mod.drop_undecodable(data_mod.list_image_folder(root), cache_root() / "decodable")
     if folder.skipped:
         _note(progress, f"skipped {folder.skipped} file(s) that are not decodable images, "
                         f"e.g. {', '.join(folder.skipped_examples)}")
