@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-METHODS = ("ours", "seed", "numpy")
+METHODS = ("ours", "relaunch", "seed", "numpy")  # relaunch: ours with the decode check remembered
 CLASSES = 10
 
 
@@ -53,12 +53,19 @@ def measure(method: str, folder: Path, size: int, batch: int) -> dict[str, float
     for _ in tf.data.Dataset.from_tensor_slices(files[:64]).map(tf.io.read_file).batch(32):
         pass
     scan = 0.0
+    cache = None
+    if method == "relaunch":
+        # Ours as a relaunch sees it: the decode check was done by the attempt before.
+        from trainer import data as data_mod
+
+        cache = Path(tempfile.mkdtemp()) / "decodable"
+        data_mod.drop_undecodable(data_mod.list_image_folder(folder), cache)
     start = time.perf_counter()
-    if method == "ours":
+    if method in ("ours", "relaunch"):
         from trainer import data as data_mod
         from trainer.config import RunConfig
 
-        folder_info = data_mod.drop_undecodable(data_mod.list_image_folder(folder))
+        folder_info = data_mod.drop_undecodable(data_mod.list_image_folder(folder), cache)
         scan = time.perf_counter() - start
         cfg = RunConfig(data=str(folder), image_size=size, batch_size=batch)
         ds = data_mod.make_dataset(folder_info, list(range(folder_info.files)), cfg, size, training=True)
@@ -140,7 +147,9 @@ def main() -> int:
     for count in args.sizes:
         ratio = results["ours", count]["images_per_s"] / results["seed", count]["images_per_s"]
         incl = results["ours", count]["images_per_s_incl_scan"] / results["seed", count]["images_per_s"]
-        print(f"throughput ours/seed at {count}: {ratio:.2f} (incl. pre-pass {incl:.2f})  (goal >= 1)")
+        again = results["relaunch", count]["images_per_s_incl_scan"] / results["seed", count]["images_per_s"]
+        print(f"throughput ours/seed at {count}: {ratio:.2f} (incl. pre-pass {incl:.2f}; "
+              f"a relaunch incl. its remembered pre-pass {again:.2f})  (goal >= 1)")
     for method in METHODS:
         grow = results[method, large]["peak_rss"] / results[method, small]["peak_rss"]
         print(f"peak RSS {large}/{small} {method:<5}: {grow:.2f}" + ("  (goal <= 1.1)" if method == "ours" else ""))
