@@ -80,10 +80,11 @@ def _point(run: RunDir, cfg: RunConfig) -> list[tuple[int, int]]:
         return []
     if not _same_shape(other, cfg):
         return []
-    summary = run.summary
-    if summary.damaged or summary.state in ("oom", "crashed") or not summary.peak_memory or not summary.steps:
+    # Only the file's tail is read: a long run's events can be large.
+    end = run.ending()
+    if end is None or end.status not in ("finished", "stopped") or not end.peak_memory or not end.steps:
         return []
-    return [(other.batch_size, int(summary.peak_memory))]
+    return [(other.batch_size, int(end.peak_memory))]
 
 
 def preflight(cfg: RunConfig, snapshot: Snapshot | None = None, store: RunStore | None = None) -> Preflight:

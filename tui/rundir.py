@@ -205,6 +205,10 @@ class RunDir:
                 return cfg
         return cfg
 
+    def ending(self) -> RunEnd | None:
+        """The trainer's run_end, read from the file's tail only."""
+        return self._tail_events(count=False)[1]
+
     def last_step(self) -> Step | None:
         return self._tail_events(count=False)[0]
 
