@@ -15,9 +15,9 @@ from trainer.config import RunConfig
 from trainer.protocol import Event, decode, encode
 from tui.app import MemtuiApp
 from tui.attempt import AttemptEnded, AttemptInfo, AttemptStarted, EventBatch
+from tui.diagnosis import diagnose
 from tui.recovery import Recovery
 from tui.telemetry.snapshot import GpuDevice, GpuProcess, HostMemory, Snapshot, TrainerUsage
-from tui.verdict import DEVICE_OOM, Remedy, Verdict
 
 T0 = 1_700_000_000.0
 GIB = 1 << 30
@@ -64,16 +64,18 @@ def info(number: int, state: str, config: RunConfig = CONFIG, **changes: object)
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
-OOM_VERDICT = Verdict(
-    kind=DEVICE_OOM,
-    summary="TensorFlow ran out of GPU memory allocating a 2.0 GiB tensor on GPU:0.",
-    evidence=("ResourceExhaustedError: OOM when allocating tensor with shape[64,128,128,128] and type float "
-              "on /job:localhost/replica:0/task:0/device:GPU:0 by allocator GPU_0_bfc",),
-    remedies=(
-        Remedy("halve-batch", "halve the batch (64 → 32)", "activations scale with the batch", "b"),
-        Remedy("mixed-precision", "mixed precision", "float16 activations take half the memory", "m"),
-        Remedy("memory-growth", "memory growth", "another process holds 6 GiB of this GPU", "g"),
-    ),
+OOM_MESSAGE = ("OOM when allocating tensor with shape[64,128,128,128] and type float "
+               "on /job:localhost/replica:0/task:0/device:GPU:0 by allocator GPU_0_bfc")
+OOM_EVENTS = (
+    event("oom", kind="device", message=OOM_MESSAGE, shape="[64,128,128,128]", dtype="float", device="GPU:0",
+          allocator="GPU_0_bfc", requested_bytes=64 * 128 * 128 * 128 * 4),
+    event("run_end", status="oom", steps=75, peak_memory=3 * GIB),
+)
+# The verdict the real diagnosis gives for this ending, another process holding 6 GiB at launch.
+OOM_VERDICT = diagnose(
+    exit_code=3,
+    log_tail=f"tensorflow.python.framework.errors_impl.ResourceExhaustedError: {OOM_MESSAGE}\n",
+    events=steps(1, 1, 40) + steps(2, 1, 35) + OOM_EVENTS, config=CONFIG, baseline=gpu_snapshot(6 * GIB, 0),
 )
 
 
@@ -98,9 +100,5 @@ def feed_oom(app: MemtuiApp) -> None:
     feed_training(app)
     ended = info(1, "oom", steps=75, epoch=2, peak_memory=3 * GIB, steps_per_second=8.0, ended=T0 - 3.0,
                  exit_code=3, verdict=OOM_VERDICT)
-    app.handle_notice(EventBatch(ended, (
-        event("oom", kind="device", message="OOM when allocating tensor with shape[64,128,128,128]",
-              shape="[64,128,128,128]", device="GPU:0"),
-        event("run_end", status="oom", steps=75, peak_memory=3 * GIB),
-    ), 0))
+    app.handle_notice(EventBatch(ended, OOM_EVENTS, 0))
     app.handle_notice(AttemptEnded(ended, OOM_VERDICT))

@@ -21,6 +21,7 @@ HEADLINES = {
 
 
 SUMMARY_LINES = 4
+COMPACT_BELOW = 30  # terminal rows
 # Border and padding on each side of the panel's text.
 FRAME = 4
 
@@ -32,7 +33,9 @@ def headline(verdict: Verdict) -> str:
 
 
 def verdict_markup(verdict: Verdict, enabled_keys: set[str] | None = None, note: str | None = None,
-                   width: int | None = None) -> str:
+                   width: int | None = None, compact: bool = False) -> str:
+    """`compact` (a short terminal): three summary lines and one evidence line,
+    so that three remedies with their keys still fit at 80x24."""
     style = "$success" if verdict.kind == FINISHED else "$warning" if verdict.kind == STOPPED else "$error"
     # The kind adds something only for out-of-memory endings (which memory, which allocator).
     kind = f" [dim]({escape(verdict.kind)})[/]" if verdict.is_oom else ""
@@ -40,10 +43,11 @@ def verdict_markup(verdict: Verdict, enabled_keys: set[str] | None = None, note:
     # The panel does not wrap (evidence and remedies end in "…"), but the summary
     # is the one sentence that must be read whole: wrap it to the panel.
     summary = textwrap.wrap(verdict.summary, width) if width and width > 20 else [verdict.summary]
-    if len(summary) > SUMMARY_LINES:
-        summary = [*summary[: SUMMARY_LINES - 1], summary[SUMMARY_LINES - 1] + " …"]
+    room = SUMMARY_LINES - 1 if compact else SUMMARY_LINES
+    if len(summary) > room:
+        summary = [*summary[: room - 1], summary[room - 1] + " …"]
     lines += [escape(line) for line in summary]
-    for line in verdict.evidence[:2]:
+    for line in verdict.evidence[: 1 if compact else 2]:
         lines.append(f"[dim]evidence:[/] {escape(line.strip())}")
     for remedy in verdict.remedies[:4]:
         if remedy.key and (enabled_keys is None or remedy.key in enabled_keys):
@@ -71,8 +75,11 @@ class VerdictPanel(Static):
         self._shown = (verdict, enabled_keys, note)
         self.set_class(verdict.kind == FINISHED, "-finished")
         self.set_class(verdict.kind not in (FINISHED, STOPPED), "-bad")
-        self.update(verdict_markup(verdict, enabled_keys, note, self._text_width()))
+        self.update(verdict_markup(verdict, enabled_keys, note, self._text_width(), self._compact()))
         self.display = True
+
+    def _compact(self) -> bool:
+        return self.app.size.height < COMPACT_BELOW
 
     def _text_width(self) -> int:
         # While hidden the panel has no size of its own; it spans its parent.
@@ -82,4 +89,4 @@ class VerdictPanel(Static):
     def on_resize(self) -> None:
         if self._shown is not None:
             verdict, keys, note = self._shown
-            self.update(verdict_markup(verdict, keys, note, self._text_width()))
+            self.update(verdict_markup(verdict, keys, note, self._text_width(), self._compact()))
