@@ -27,7 +27,7 @@ from tui.attempt import AttemptEnded, AttemptInfo, AttemptStarted, EventBatch, N
 from tui.reaper import write_json_atomic
 from tui.rundir import RunDir
 from tui.runfacts import state_of_verdict
-from tui.verdict import KILLED, NOT_OOM, Verdict
+from tui.verdict import KILLED, NOT_OOM, Remedy, Verdict
 
 # Events reach the screen within a poll and a batch (p95 ~10 and ~20 ms), so
 # the step log's own wait (tui/widgets/steplog.py) fits a 100 ms budget. The
@@ -257,10 +257,15 @@ def disk_full_verdict(run_path: Path) -> Verdict | None:
     free = fs.f_bavail * fs.f_frsize
     if free >= DISK_LOW:
         return None
+    # The fix is a remedy line of its own, so a short screen that cuts the
+    # summary still shows it.
+    fix = Remedy("free-disk", "free some space, or choose another folder with --runs-dir",
+                 f"{run_path.parent} has {free:,} bytes free")
     return Verdict(NOT_OOM, f"The disk holding the run folder is full ({free:,} bytes free under "
                    f"{run_path.parent}): the trainer could not write its events or its log, and how it ended "
                    "could not be recorded. Free some space, or choose another folder with --runs-dir.",
-                   details={"disk_full": True, "free_bytes": free, "runs_dir": str(run_path.parent)})
+                   details={"disk_full": True, "free_bytes": free, "runs_dir": str(run_path.parent)},
+                   remedies=(fix,))
 
 
 def _interrupted(exit_code: int | None, log_tail: str) -> bool:
