@@ -3,8 +3,13 @@ touches ~/.local/state or another test's runs."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 
@@ -16,3 +21,25 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("TEXTUAL_THEME", raising=False)
     monkeypatch.delenv("NO_COLOR", raising=False)
     return runs
+
+
+@pytest.fixture(autouse=True)
+def no_stray_processes(tmp_path: Path) -> Iterator[None]:
+    """After each test, end any process still working in its folders.
+
+    Tests that promise "no process left behind" assert it themselves; this net
+    catches the ones a failing test never got to stop, so one failure does not
+    leave trainers running for the rest of the suite. What it ends is reported.
+    """
+    yield
+    mine = str(tmp_path)
+    strays = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info["cmdline"] or []
+        if proc.pid != os.getpid() and any(mine in part for part in cmd):
+            strays.append(proc)
+    for proc in strays:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    if strays:
+        warnings.warn(f"ended {len(strays)} process(es) a test left running under {mine}", stacklevel=1)
