@@ -33,13 +33,14 @@ def no_stray_processes(tmp_path: Path) -> Iterator[None]:
     """
     yield
     mine = str(tmp_path)
-    strays = []
-    for proc in psutil.process_iter(["cmdline"]):
+    strays: list[str] = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
         cmd = proc.info["cmdline"] or []
+        if proc.info["status"] == psutil.STATUS_ZOMBIE:
+            continue  # already ended, waiting for its parent to read its status
         if proc.pid != os.getpid() and any(mine in part for part in cmd):
-            strays.append(proc)
-    for proc in strays:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
+            strays.append(" ".join(cmd)[:160])
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
     if strays:
-        warnings.warn(f"ended {len(strays)} process(es) a test left running under {mine}", stacklevel=1)
+        warnings.warn(f"ended {len(strays)} process(es) a test left running: {'; '.join(strays)}", stacklevel=1)

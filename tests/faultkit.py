@@ -113,9 +113,12 @@ def holders_of(path: Path) -> list[psutil.Process]:
 
 
 def kill_all(path: Path) -> None:
-    """Test clean-up: SIGKILL whatever still runs under `path`."""
-    for p in holders_of(path):
+    """Test clean-up: SIGKILL whatever still runs under `path`, and wait until it is gone
+    (a kill is delivered asynchronously)."""
+    procs = holders_of(path)
+    for p in procs:
         try:
             p.kill()
         except psutil.Error:
             pass
+    psutil.wait_procs(procs, timeout=5)

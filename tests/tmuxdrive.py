@@ -80,7 +80,13 @@ class Tmux:
         raise TmuxTimeout(f"screen never showed {label!r} within {timeout:.0f}s; last screen:\n{screen}")
 
     def kill(self) -> None:
+        """Stop the server and wait for it to be gone (kill-server only asks)."""
         self._tmux("kill-server", check=False)
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and any(
+            self.socket in " ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])
+        ):
+            time.sleep(0.05)
 
 
 def trainer_processes(under: Path) -> list[psutil.Process]:
