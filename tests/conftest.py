@@ -4,10 +4,12 @@ touches ~/.local/state or another test's runs."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -44,3 +46,15 @@ def no_stray_processes(tmp_path: Path) -> Iterator[None]:
                 proc.kill()
     if strays:
         warnings.warn(f"ended {len(strays)} process(es) a test left running: {'; '.join(strays)}", stacklevel=1)
+
+
+@pytest.fixture
+def script(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Launches in this test run the stand-in trainer; `script(**keys)` says what it does
+    (see tests/stand_in_trainer.py)."""
+    monkeypatch.setenv("MEMTUI_TRAINER_MODULE", "tests.stand_in_trainer")
+
+    def use(**keys: Any) -> None:
+        monkeypatch.setenv("STAND_IN_SCRIPT", json.dumps(keys))
+
+    return use

@@ -3,7 +3,6 @@ real subprocess on the real protocol) through the real Supervisor."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -31,15 +30,6 @@ QUICK = RunConfig(epochs=1, steps_per_epoch=10, image_size=32, batch_size=32)
 SLOW = {"rate": 4, "steps": 400}
 WAIT = 30.0
 
-
-@pytest.fixture
-def script(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
-    monkeypatch.setenv("MEMTUI_TRAINER_MODULE", "tests.stand_in_trainer")
-
-    def use(**keys: Any) -> None:
-        monkeypatch.setenv("STAND_IN_SCRIPT", json.dumps(keys))
-
-    return use
 
 
 def screen_app(runs: Path, config: RunConfig = QUICK, auto: bool = False) -> MemtuiApp:

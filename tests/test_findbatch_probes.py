@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -14,16 +13,6 @@ from trainer.config import RunConfig
 from tui.cli import main
 from tui.findbatch import ProbeFailed, ProbeReport, SearchCancelled, find_batch, max_probes
 from tui.runstore import RunStore
-
-
-@pytest.fixture
-def script(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("MEMTUI_TRAINER_MODULE", "tests.stand_in_trainer")
-
-    def use(**keys: Any) -> None:
-        monkeypatch.setenv("STAND_IN_SCRIPT", json.dumps(keys))
-
-    return use
 
 
 def test_the_largest_batch_that_fits_is_found_and_reported_probe_by_probe(script, tmp_path: Path) -> None:

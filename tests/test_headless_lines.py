@@ -24,15 +24,6 @@ from tui.headless import run_headless
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def script(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("MEMTUI_TRAINER_MODULE", "tests.stand_in_trainer")
-
-    def use(**keys: Any) -> None:
-        monkeypatch.setenv("STAND_IN_SCRIPT", json.dumps(keys))
-
-    return use
-
 
 def headless(tmp_path: Path, config: RunConfig, **flags: Any) -> tuple[int, str]:
     out = io.StringIO()
