@@ -33,7 +33,7 @@ from tui.verdict import Verdict
 from tui.widgets import remedykeys
 from tui.widgets.header import HeaderView, RunHeader
 from tui.widgets.keys import KEYS, bindings
-from tui.widgets.messages import NoticeArrived, SnapshotArrived
+from tui.widgets.messages import Handoff, SnapshotArrived
 from tui.widgets.words import LIVE_STATES
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from tui.telemetry.snapshot import Snapshot
 
 EXIT_AFTER_FIRST_PAINT = "MEMTUI_EXIT_AFTER_PAINT"  # for bench/startup.py
+TICK_SECONDS = 1.0
 
 
 class MemtuiApp(KeyActions, App[int]):
@@ -101,7 +102,9 @@ class MemtuiApp(KeyActions, App[int]):
         # Ready comes after the main screen is composed and first painted.
         for problem in self.loaded.problems:
             self.notify(f"theme skipped: {problem}", severity="warning", timeout=8)
-        self.set_interval(1.0, self.refresh_header)
+        # One clock for everything that follows a run at a human pace, so it all
+        # lands in one frame a tick (see `_tick`); a faster sampler sets the pace.
+        self.set_interval(min(TICK_SECONDS, self.interval), self._tick)
         self.refresh_header()
         self._exit_on_signals()
         if os.environ.get(EXIT_AFTER_FIRST_PAINT):
@@ -117,9 +120,10 @@ class MemtuiApp(KeyActions, App[int]):
         from tui.telemetry.sampler import Sampler
 
         self.sampler = Sampler(interval=self.interval, on_snapshot=lambda s: self.post_message(SnapshotArrived(s)))
+        notices: Handoff[Notice] = Handoff(asyncio.get_running_loop(), self._take_notices, self._context)
         self.supervisor = Supervisor(
             RunStore(self.runs_dir or Path(".")),
-            sink=lambda n: self.post_message(NoticeArrived(n)),
+            sink=notices.put,
             sampler=self.sampler,
         )
         self.sampler.start()
@@ -162,14 +166,21 @@ class MemtuiApp(KeyActions, App[int]):
 
     def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
         if self._screen_ready():
-            self.feed_snapshot(message.snapshot)
+            # Kept for the sparkline now, drawn on the next tick with the rest.
+            self.main.feed_snapshot(message.snapshot, draw=False)
 
     def feed_snapshot(self, snapshot: Snapshot) -> None:
         self.main.feed_snapshot(snapshot)
 
-    def on_notice_arrived(self, message: NoticeArrived) -> None:
-        if self._screen_ready():
-            self.handle_notice(message.notice)
+    def _take_notices(self, notices: list[Notice]) -> None:
+        """The supervisor's notices, in order, on the event loop (see Handoff)."""
+        try:
+            for notice in notices:
+                if not self._screen_ready():
+                    return
+                self.handle_notice(notice)
+        except Exception as error:  # as a message handler's would: Textual shows it and exits
+            self._handle_exception(error)
 
     def _screen_ready(self) -> bool:
         """False while the app is shutting down: notices from the supervisor's
@@ -197,8 +208,8 @@ class MemtuiApp(KeyActions, App[int]):
             first = self.last_step is None and step is not None
             self.last_step = step or self.last_step
             if info.state == self.run_state and not first:
-                # Steady stepping: the header and history follow on the 1 s tick,
-                # so 20 batches a second cost log lines only, not 20 relayouts.
+                # Steady stepping: the header and history follow on the tick, so
+                # 20 batches a second cost the newest-step row only, not 20 frames.
                 return
         elif isinstance(notice, AttemptEnded):
             self._ended(info, notice.verdict)
@@ -220,29 +231,40 @@ class MemtuiApp(KeyActions, App[int]):
             self.launch(change.config, change.reason)
 
     def refresh_header(self) -> None:
+        """Show a change of state now (a start, an end, the first step, a key)."""
         if not self._screen_ready():
             return
+        self.main.show_header(self._header_view())
+        if self.attempt is not None:
+            self.main.record(self.attempt)
+
+    def _tick(self) -> None:
+        """Once a tick: the clock and ETA, the log catching up, gauges, history,
+        all in one frame. Steps in between only repaint the newest-step row."""
+        if not self._screen_ready():
+            return
+        self.main.tick(self._header_view())
+        if self.attempt is not None:
+            self.main.record(self.attempt)
+
+    def _header_view(self) -> HeaderView:
         info = self.attempt
         elapsed = None
         if info is not None and info.started:
             elapsed = (info.ended or self.clock()) - info.started
-        self.main.show_header(
-            HeaderView(
-                state=info.state if info else ("starting" if self.live and self.config else "idle"),
-                attempt=info.number if info else None,
-                config=info.config if info else self.config,
-                elapsed=elapsed,
-                last_step=self.last_step,
-                steps=info.steps if info else 0,
-                steps_per_second=info.steps_per_second if info else None,
-                reason=info.reason if info and info.number > 1 else "",
-                auto_recover=self.auto_recover,
-                read_only=bool(info and info.read_only),
-                attached=info.run_id if info and self.attach_dir else None,
-            )
+        return HeaderView(
+            state=info.state if info else ("starting" if self.live and self.config else "idle"),
+            attempt=info.number if info else None,
+            config=info.config if info else self.config,
+            elapsed=elapsed,
+            last_step=self.last_step,
+            steps=info.steps if info else 0,
+            steps_per_second=info.steps_per_second if info else None,
+            reason=info.reason if info and info.number > 1 else "",
+            auto_recover=self.auto_recover,
+            read_only=bool(info and info.read_only),
+            attached=info.run_id if info and self.attach_dir else None,
         )
-        if info is not None:
-            self.main.record(info)
 
     # --- launching -----------------------------------------------------------------
 

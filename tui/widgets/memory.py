@@ -66,19 +66,31 @@ class MemoryPanel(Widget):
         self.samples: deque[Sample] = deque(maxlen=HISTORY)
         self._pending_mark = False
         self._height = 1  # lines drawn so far: the waiting line
+        self._undrawn = False  # a sample came that is not on screen yet
 
-    def feed(self, snapshot: Snapshot) -> None:
+    def feed(self, snapshot: Snapshot, *, draw: bool = True) -> None:
+        """Take a sample; `draw=False` leaves the drawing to the next `draw()`
+        (the very first sample is drawn at once: it replaces the waiting line)."""
+        draw = draw or self.snapshot is None
         self.snapshot = snapshot
         used, total = _used_total(snapshot)
         self.samples.append(Sample(used, total, self._pending_mark))
         self._pending_mark = False
-        self._redraw()
+        self._undrawn = True
+        if draw:
+            self.draw()
+
+    def draw(self) -> None:
+        """Redraw if a sample came since the last drawing."""
+        if self._undrawn:
+            self._redraw()
 
     def feed_step(self, step: Step) -> None:
         self.last_step = step
         self._redraw()
 
     def _redraw(self) -> None:
+        self._undrawn = False
         # The panel's height is its line count; only a change there (a GPU
         # appearing, TensorFlow's figures, an error line) needs a layout of the
         # screen, not each new sample.

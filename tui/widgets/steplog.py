@@ -1,28 +1,35 @@
 """The step log: one line per step, with the newest step in its bottom border.
 
 Two places, two rates. The bottom border (`show_newest`) carries the newest
-step as soon as it arrives: repainting that one row is cheap, so the screen
-shows each step within the latency goal. The scrolling log itself catches up
-in batches, at most one `write_lines` per LOG_PERIOD (two a second),
-because each write scrolls and repaints every visible row: at ten writes a
-second that repaint was most of the screen's CPU at 20 steps/s.
+step as soon as it arrives: that one row is painted straight to the terminal
+(`tui/widgets/rowpaint.py`), without a Textual frame, so the screen shows each
+step within the latency goal for a fraction of a frame's cost.
 
-A line arriving after a quiet spell (no write for LOG_PERIOD) is written at
-once, so slow runs, run starts and endings show without waiting; otherwise
-lines wait for the period to close and go out together.
+The scrolling log itself catches up in batches, because each write scrolls
+and repaints every visible row. The screen's once-a-second tick calls `flush`,
+so the log, the header, the gauges and the history share one frame a second;
+the log's own timer (a little later than the tick) only matters where nothing
+ticks, as in a bare app. A line arriving after a quiet spell (no write for
+LOG_PERIOD) is written at once, so slow runs, run starts and endings show
+without waiting.
 """
 
 from __future__ import annotations
 
 import time
 
+from textual.content import Content
 from textual.geometry import Region, Size
-from textual.markup import escape
 from textual.reactive import Reactive
 from textual.timer import Timer
 from textual.widgets import Log
 
-LOG_PERIOD = 0.5
+from tui.widgets.rowpaint import RowPainter
+
+LOG_PERIOD = 1.0
+# The log's own timer waits this much longer than LOG_PERIOD, so the screen's
+# tick (every LOG_PERIOD) flushes first and the two never make two frames.
+FALLBACK_SLACK = 0.5
 MAX_LINES = 2000
 NEWEST_LABEL = "newest "
 
@@ -46,6 +53,8 @@ class StepLog(Log):
         self._last_flush = 0.0
         self._timer: Timer | None = None
         self.newest: str | None = None
+        self._newest_label = ""  # the text of the border label, as painted
+        self.painter = RowPainter(self)
 
     def watch_virtual_size(self, size: Size) -> None:
         if self.is_mounted and self.container_size:
@@ -63,10 +72,12 @@ class StepLog(Log):
             return
         self.newest = line
         # Setting a border title repaints the whole widget; `refresh` below
-        # narrows that one call to the bottom border row.
+        # paints just the bottom border row, straight away when it can.
         self._bottom_row_only = True
         try:
-            self.border_subtitle = None if line is None else NEWEST_LABEL + escape(" ".join(line.split()))
+            # Plain Content: no markup to parse (20 times a second), none to escape.
+            self._newest_label = "" if line is None else NEWEST_LABEL + " ".join(line.split())
+            self.border_subtitle = Content(self._newest_label) if line is not None else None
         finally:
             self._bottom_row_only = False
 
@@ -74,6 +85,8 @@ class StepLog(Log):
                 recompose: bool = False) -> StepLog:
         if self._bottom_row_only and self.is_mounted and not regions:
             outer = self.outer_size
+            if self.painter.paint(outer.height - 1, self._newest_label):
+                return self
             # Regions are relative to the content; the border row lies outside it.
             regions = (Region(0, outer.height - 1, outer.width, 1).translate(-self.content_offset),)
         super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
@@ -86,11 +99,11 @@ class StepLog(Log):
             del self._pending[: len(self._pending) - MAX_LINES]
         if self._timer is not None:
             return  # the batch already waiting goes out when its period closes
-        wait = self._last_flush + LOG_PERIOD - time.monotonic()
-        if wait <= 0:
+        since = time.monotonic() - self._last_flush
+        if since >= LOG_PERIOD:
             self.flush()
         else:
-            self._timer = self.set_timer(wait, self.flush, name="steplog-flush")
+            self._timer = self.set_timer(LOG_PERIOD + FALLBACK_SLACK - since, self.flush, name="steplog-flush")
 
     def flush(self) -> None:
         if self._timer is not None:
