@@ -26,6 +26,7 @@ class EventFollower:
         self.garbage = 0  # lines seen so far that were not events
         self.events_read = 0
         self.deleted = False  # the file was unlinked while we read it
+        self.backlog = False  # the last poll stopped at max_bytes: more is there to read now
         self.notes: list[str] = []  # things worth telling the person, each once
 
     def _open(self) -> bool:
@@ -44,12 +45,15 @@ class EventFollower:
         assert self._fd is not None
         chunks = []
         got = 0
+        self.backlog = False
         while got < max_bytes:
             data = os.read(self._fd, _CHUNK)
             if not data:
                 break
             chunks.append(data)
             got += len(data)
+        else:
+            self.backlog = True
         if not chunks:
             self._check_deleted()
             return [], 0
@@ -84,6 +88,11 @@ class EventFollower:
             garbage += bad
         self._tail = b""
         return events, garbage
+
+    @property
+    def fd(self) -> int | None:
+        """The open descriptor of the file (None until it exists), for watching its inode."""
+        return self._fd
 
     @property
     def pending_partial(self) -> bool:

@@ -230,6 +230,7 @@ class Supervisor:
         if cur is None:
             return
         cur.detached.set()
+        cur.wake()
         if cur.thread.is_alive() and threading.current_thread() is not cur.thread:
             cur.thread.join(timeout=2.0)
         cur.release()

@@ -28,11 +28,15 @@ from tui.reaper import write_json_atomic
 from tui.rundir import RunDir
 from tui.runfacts import state_of_verdict
 from tui.verdict import KILLED, NOT_OOM, Remedy, Verdict
+from tui.wakeup import Wakeup
 
-# Events reach the screen within a poll and a batch (p95 ~10 and ~20 ms), so
-# the step log's own wait (tui/widgets/steplog.py) fits a 100 ms budget. The
-# screen throttles its repaints itself; batching here only bounds the notices
-# (at most ~100 a second, one per step at 20 steps/s).
+# The loop sleeps until the trainer writes (inotify) or the reaper exits (a
+# pidfd), see tui/wakeup.py; where either is missing it polls every IDLE_SLEEP
+# as before. So an event reaches the screen at once, or within a poll where it
+# must (~10 ms), plus at most a batch, and the step log's own wait
+# (tui/widgets/steplog.py) fits a 100 ms budget. The screen throttles its
+# repaints itself; batching here only bounds the notices (at most ~100 a
+# second, one per step at 20 steps/s).
 BATCH_SECONDS = 0.01
 BATCH_EVENTS = 500
 IDLE_SLEEP = 0.01
@@ -70,6 +74,7 @@ class Watched:
         self.reaper_pid: int | None = popen.pid if popen else meta.get("reaper_pid")
         self.pgid: int | None = popen.pid if popen else meta.get("pgid")
         self.follower = EventFollower(run.events_path)
+        self.wakeup = Wakeup(run.events_path, self.reaper_pid)  # its descriptors live while the loop runs
         self.progress = Progress()
         self.recent: deque[Event] = deque(maxlen=400)
         self.run_start: RunStart | None = None
@@ -104,23 +109,32 @@ class Watched:
     def start(self) -> None:
         self.thread.start()
 
+    def wake(self) -> None:
+        """End the loop's current sleep, so a `detached` just set is seen at once."""
+        self.wakeup.wake()
+
     def _loop(self) -> None:
         try:
             self._follow()
         except Exception as exc:  # a thread boundary: report, never die silently
             self.emit(SupervisorProblem(f"following run {self.run.id} failed: {type(exc).__name__}: {exc}"))
         finally:
+            self.wakeup.close()
             self.follower.close()
             self.done.set()
 
     def _follow(self) -> None:
         self.emit(AttemptStarted(self.info))
+        wakeup = self.wakeup.open()
         batch: list[Event] = []
         garbage = 0
         last_flush = last_check = time.monotonic()
         notes_sent = 0
+        exit_hint = False  # the pidfd said the reaper is gone
         while not self.detached.is_set():
             events, bad = self.follower.poll()
+            # A write between that read and a new watch raised no event: read again before sleeping.
+            again = self.follower.fd is not None and wakeup.track_file(self.follower.fd)
             if events or bad:
                 self._absorb(events)
                 batch.extend(events)
@@ -133,17 +147,21 @@ class Watched:
             if (batch or garbage) and (clock - last_flush >= BATCH_SECONDS or len(batch) >= BATCH_EVENTS):
                 self._flush(batch, garbage)
                 batch, garbage, last_flush = [], 0, clock
-            # Our own child is checked every pass (a cheap waitpid); a run started
-            # by another memtui needs psutil, so it and the RSS sample are rarer.
+            # Without a pidfd our own child is checked every pass (a cheap waitpid);
+            # a run started by another memtui needs psutil, so it and the RSS sample are rarer.
+            every_pass = self.popen is not None and not wakeup.exit_events
             slow_due = clock - last_check >= LIVENESS_EVERY
             if slow_due:
                 last_check = clock
                 self._sample_rss()
-            if (self.popen is not None or slow_due) and self.process_ended():
+            if (every_pass or slow_due or exit_hint) and self.process_ended():
                 self.exited.set()
                 break
-            if not events and not bad:
-                time.sleep(IDLE_SLEEP)
+            if again or self.follower.backlog or ((events or bad) and not wakeup.file_events):
+                exit_hint = False
+                continue
+            exit_hint = wakeup.wait(self._timeout(clock, last_check, last_flush if batch or garbage else None,
+                                                  short=every_pass or not wakeup.file_events))
         if self.detached.is_set():
             self._flush(batch, garbage)
             return
@@ -151,6 +169,16 @@ class Watched:
         self._absorb(events)
         self._flush([*batch, *events], garbage + bad)
         self._conclude()
+
+    def _timeout(self, clock: float, last_check: float, last_flush: float | None, short: bool) -> float:
+        """Until the next liveness check, or the pending batch's flush; IDLE_SLEEP at
+        most where a write, the end or a detach would not end the sleep by itself."""
+        due = last_check + LIVENESS_EVERY
+        if last_flush is not None:
+            due = min(due, last_flush + BATCH_SECONDS)
+        if short or not self.wakeup.can_wake:
+            due = min(due, clock + IDLE_SLEEP)
+        return max(0.0, due - clock)
 
     def _absorb(self, events: list[Event]) -> None:
         if not events:

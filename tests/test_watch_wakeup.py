@@ -1,0 +1,248 @@
+"""The watch loop sleeps until the trainer writes or the process ends (inotify and
+a pidfd), with real folders, files and child processes; and without them it
+falls back to polling and still sees everything."""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from tests.supervision import Collector, wait_until
+from trainer.config import RunConfig
+from trainer.protocol import Step, encode
+from tui import wakeup as wakeup_mod
+from tui import watch as watch_mod
+from tui.attempt import AttemptEnded, AttemptInfo, AttemptStarted, now
+from tui.follow import EventFollower
+from tui.rundir import RunDir
+from tui.runstore import RunStore
+from tui.verdict import NOT_OOM, Verdict
+from tui.watch import Watched
+
+PROMPT = 1.0  # seconds: generous, two CPUs shared by a whole team
+
+
+def _works(opener: Any) -> bool:
+    try:
+        os.close(opener())
+    except OSError:
+        return False
+    return True
+
+
+HAS_INOTIFY = _works(wakeup_mod.open_inotify)
+HAS_PIDFD = _works(lambda: wakeup_mod.open_pidfd(os.getpid()))
+
+
+def step_line(step: int) -> bytes:
+    return (encode("step", epoch=1, step=step, loss=0.5, batch_size=8, step_seconds=0.05,
+                   examples_per_second=160.0, memory={}) + "\n").encode()
+
+
+def append(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def child(seconds: float, stamp: Path | None = None) -> subprocess.Popen[bytes]:
+    """A real process in its own group, like the reaper; it writes the time it ends to `stamp`."""
+    code = f"import time; time.sleep({seconds})"
+    if stamp is not None:
+        code += f"; open({str(stamp)!r}, 'w').write(repr(time.time()))"
+    return subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+
+
+def diagnose(**_: Any) -> Verdict:
+    return Verdict(NOT_OOM, "ended")
+
+
+def watched_run(tmp_path: Path, popen: subprocess.Popen[bytes]) -> tuple[Watched, Collector, RunDir]:
+    run = RunStore(tmp_path / "runs").new_run(RunConfig(), session="s", attempt=1, reason="launch",
+                                              trainer_module="tests.stand_in_trainer")
+    run.update_meta(reaper_pid=popen.pid, pgid=popen.pid)
+    info = AttemptInfo(number=1, run_id=run.id, run_dir=run.path, config=RunConfig(), reason="launch",
+                       state="starting", started=now())
+    sink = Collector()
+    watched = Watched(info, run, popen=popen, lock_fd=None, emit=sink, diagnose=diagnose)
+    watched.start()
+    sink.wait(lambda ns: any(isinstance(n, AttemptStarted) for n in ns), what="the start")
+    return watched, sink, run
+
+
+def thread_cpu(thread: threading.Thread) -> float:
+    for t in psutil.Process().threads():
+        if t.id == thread.native_id:
+            return t.user_time + t.system_time
+    raise AssertionError("the watch thread is gone")
+
+
+def open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else set()
+
+
+def end(popen: subprocess.Popen[bytes], watched: Watched) -> None:
+    if popen.poll() is None:
+        popen.kill()
+    popen.wait()
+    watched.done.wait(10)
+
+
+def test_a_write_reaches_the_loop_promptly_and_an_idle_loop_does_not_spin(tmp_path):
+    popen = child(30)
+    watched, sink, run = watched_run(tmp_path, popen)
+    try:
+        # No events file yet: the folder is watched, and trainer.log writes do not wake the loop.
+        for i in range(20):
+            append(run.log_path, f"noise {i}\n".encode())
+        before, cpu_before = watched.wakeup.wakeups, thread_cpu(watched.thread)
+        time.sleep(1.0)
+        idle_wakeups = watched.wakeup.wakeups - before
+        idle_cpu = thread_cpu(watched.thread) - cpu_before
+
+        for number in (1, 2):  # the first creates the file, the second goes to its watched inode
+            start = time.monotonic()
+            threading.Thread(target=append, args=(run.events_path, step_line(number))).start()
+            sink.wait(lambda _, n=number: [s.step for s in sink.steps()] == list(range(1, n + 1)),
+                      timeout=5, what=f"step {number}")
+            assert time.monotonic() - start < PROMPT
+
+        # A line in two writes: nothing until its newline, then the whole step.
+        half = step_line(3)
+        append(run.events_path, half[:20])
+        time.sleep(0.1)
+        assert [s.step for s in sink.steps()] == [1, 2]
+        append(run.events_path, half[20:])
+        sink.wait(lambda _: len(sink.steps()) == 3, timeout=5, what="the joined line")
+
+        before = watched.wakeup.wakeups
+        for i in range(50):
+            append(run.log_path, f"more noise {i}\n".encode())
+        time.sleep(0.5)
+        noise_wakeups = watched.wakeup.wakeups - before
+    finally:
+        end(popen, watched)
+
+    assert sink.wait_ended(run.id).attempt.steps == 3
+    if not (HAS_INOTIFY and HAS_PIDFD):
+        pytest.skip("no inotify or pidfd here: the loop polls every 10 ms (the events still arrived)")
+    # Liveness checks every 0.25 s: about 4 a second, where polling made 100.
+    assert idle_wakeups <= 10, idle_wakeups
+    assert noise_wakeups <= 10, noise_wakeups
+    assert idle_cpu < 0.1, idle_cpu
+
+
+def test_the_end_of_a_real_child_is_noticed_through_its_pidfd(tmp_path):
+    if not HAS_PIDFD:
+        pytest.skip("os.pidfd_open is not available here (needs Linux 5.3+): the end is found by polling")
+    stamp = tmp_path / "ended"
+    popen = child(0.3, stamp)
+    watched, sink, run = watched_run(tmp_path, popen)
+    try:
+        assert watched.exited.wait(5), "the end of the child was not noticed"
+        noticed = time.time()
+        ended = sink.wait_ended(run.id, timeout=5)
+    finally:
+        end(popen, watched)
+    assert noticed - float(stamp.read_text()) < PROMPT
+    assert ended.attempt.exit_code is None and ended.verdict.kind == NOT_OOM
+    assert popen.returncode == 0
+    # Polled every 10 ms, 0.3 s would take ~30 passes; woken by the pidfd, a handful.
+    assert watched.wakeup.wakeups <= 10, watched.wakeup.wakeups
+
+
+def _no_inotify() -> int:
+    raise OSError(errno.ENOSYS, "inotify switched off by the test")
+
+
+def _no_pidfd(pid: int) -> int:
+    raise OSError(errno.ENOSYS, "pidfd switched off by the test")
+
+
+def test_without_inotify_and_pidfd_the_loop_polls_and_sees_the_same(tmp_path, monkeypatch):
+    monkeypatch.setattr(wakeup_mod, "open_inotify", _no_inotify)
+    monkeypatch.setattr(wakeup_mod, "open_pidfd", _no_pidfd)
+    popen = child(30)
+    watched, sink, run = watched_run(tmp_path, popen)
+    try:
+        assert not watched.wakeup.file_events and not watched.wakeup.exit_events
+        append(run.events_path, step_line(1) + b"not json\n" + step_line(2)[:15])
+        sink.wait(lambda _: len(sink.steps()) == 1, timeout=5, what="the first step")
+        assert sink.garbage() == 1
+        append(run.events_path, step_line(2)[15:])
+        sink.wait(lambda _: len(sink.steps()) == 2, timeout=5, what="the joined line")
+        before = watched.wakeup.wakeups
+        time.sleep(0.5)
+        assert watched.wakeup.wakeups - before > 10  # polling, as before
+        popen.kill()
+        ended = sink.wait_ended(run.id, timeout=5)
+    finally:
+        end(popen, watched)
+    assert ended.attempt.exit_code is None and ended.attempt.steps == 2
+    assert isinstance(sink.notices[-1], AttemptEnded)
+
+
+def test_a_deleted_events_file_is_told_and_still_read(tmp_path):
+    popen = child(30)
+    watched, sink, run = watched_run(tmp_path, popen)
+    try:
+        append(run.events_path, step_line(1))
+        sink.wait(lambda _: len(sink.steps()) == 1, timeout=5, what="the first step")
+        fd = os.open(run.events_path, os.O_WRONLY | os.O_APPEND)  # the trainer's descriptor
+        try:
+            run.events_path.unlink()
+            wait_until(lambda: any("was deleted" in p for p in sink.problems()), timeout=5, what="the note")
+            os.write(fd, step_line(2))
+            sink.wait(lambda _: len(sink.steps()) == 2, timeout=5, what="a step after the delete")
+        finally:
+            os.close(fd)
+    finally:
+        end(popen, watched)
+
+
+def test_detach_ends_a_long_sleep_at_once_and_every_descriptor_is_closed(tmp_path, monkeypatch):
+    monkeypatch.setattr(watch_mod, "LIVENESS_EVERY", 60.0)  # only wake() can end the sleep soon
+    fds_before = open_fds()
+    popen = child(30)
+    watched, sink, run = watched_run(tmp_path, popen)
+    try:
+        append(run.events_path, step_line(1))
+        sink.wait(lambda _: len(sink.steps()) == 1, timeout=5, what="the first step")
+        time.sleep(0.1)  # asleep now
+        start = time.monotonic()
+        watched.detached.set()
+        watched.wake()
+        watched.thread.join(5)
+        took = time.monotonic() - start
+        assert not watched.thread.is_alive()
+        watched.wake()  # after close: harmless
+    finally:
+        end(popen, watched)
+    assert not sink.of(AttemptEnded)  # detached: the run is not concluded here
+    leaked = open_fds() - fds_before
+    assert not leaked, [os.readlink(f"/proc/self/fd/{n}") for n in leaked if os.path.exists(f"/proc/self/fd/{n}")]
+    if HAS_INOTIFY:
+        assert took < PROMPT
+
+
+def test_a_poll_that_stops_at_its_limit_says_more_is_waiting(tmp_path):
+    path = tmp_path / "events.jsonl"
+    lines = b"".join(step_line(i) for i in range(1, 20_001))  # a few MB, more than one read
+    path.write_bytes(lines)
+    with EventFollower(path) as follower:
+        first, _ = follower.poll(max_bytes=1)
+        assert follower.backlog and follower.fd is not None
+        rest, _ = follower.poll()
+        assert not follower.backlog
+    assert [e.step for e in [*first, *rest] if isinstance(e, Step)] == list(range(1, 20_001))
