@@ -56,8 +56,13 @@ class Tmux:
             args.append("-l")
         self._tmux(*args, *keys)
 
-    def screen(self, target: str) -> str:
-        return self._tmux("capture-pane", "-p", "-t", target, check=False)
+    def screen(self, target: str, *, styles: bool = False) -> str:
+        """The pane's text; with `styles`, each cell's colours and attributes too
+        (as tmux's own SGR sequences, so two captures compare cell for cell)."""
+        return self._tmux("capture-pane", "-p", *(("-e",) if styles else ()), "-t", target, check=False)
+
+    def resize(self, target: str, width: int, height: int) -> None:
+        self._tmux("resize-window", "-t", target, "-x", str(width), "-y", str(height))
 
     def pane_pid(self, target: str) -> int:
         return int(self._tmux("display-message", "-p", "-t", target, "#{pane_pid}").strip())

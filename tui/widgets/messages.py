@@ -50,9 +50,12 @@ class Handoff(Generic[T]):
         self._lock = threading.Lock()
         self._items: list[T] = []
         self._scheduled = False
+        self._closed = False
 
     def put(self, item: T) -> None:
         with self._lock:
+            if self._closed:
+                return
             self._items.append(item)
             if self._scheduled:
                 return  # the drain already asked for takes this one too
@@ -61,6 +64,7 @@ class Handoff(Generic[T]):
             self._loop.call_soon_threadsafe(self._drain)
         except RuntimeError:  # the loop is closed
             with self._lock:
+                self._closed = True
                 self._items.clear()
 
     def _drain(self) -> None:
