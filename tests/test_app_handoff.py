@@ -77,3 +77,16 @@ async def test_gauges_show_the_first_sample_at_once_and_later_ones_by_the_next_t
         await pilot.pause(1.3)  # drawn with the rest of the tick's frame
         assert "12.0 GiB/24.0 GiB" in visible_text(app)
         assert len(app.main.memory.samples) == 2  # each sample kept for the sparkline
+
+
+async def test_notices_that_come_after_the_screens_are_gone_are_dropped() -> None:
+    from tests.test_app_recorded import info, make_app
+    from tui.attempt import AttemptStarted
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+    # Shut down: the supervisor's thread may still hand over what it had.
+    app._take_notices([AttemptStarted(info(1, "training"))])  # nothing to show it on, and nothing raises
+    assert app.attempt is None
+    assert app.return_code in (None, 0), "a notice after shutdown was treated as a crash"

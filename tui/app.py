@@ -54,7 +54,8 @@ class MemtuiApp(KeyActions, App[int]):
     BINDINGS: ClassVar[list[BindingType]] = bindings()  # type: ignore[assignment]
 
     run_state: reactive[str] = reactive("idle", bindings=True)
-    auto_recover: reactive[bool] = reactive(False, bindings=True)
+    # No key is enabled or greyed by it: a change need not rebuild the footer.
+    auto_recover: reactive[bool] = reactive(False)
     searching: reactive[bool] = reactive(False, bindings=True)
 
     def __init__(
@@ -184,10 +185,14 @@ class MemtuiApp(KeyActions, App[int]):
 
     def _screen_ready(self) -> bool:
         """False while the app is shutting down: notices from the supervisor's
-        thread can still arrive after the widgets are gone. (The header is a
-        child of the screen: looking at its children is cheap, a DOM query per
-        notice was not.)"""
-        return any(isinstance(child, RunHeader) for child in self.main.children)
+        thread can still arrive after the widgets are gone, even after the main
+        screen itself. (The header is a child of the screen: looking at its
+        children is cheap, a DOM query per notice was not.)"""
+        try:
+            stack = self.get_screen_stack("main")
+        except KeyError:
+            return False
+        return bool(stack) and any(isinstance(child, RunHeader) for child in stack[0].children)
 
     def handle_notice(self, notice: Notice) -> None:
         """Apply one supervisor notice to the screen (also used to replay recorded runs)."""
