@@ -125,6 +125,7 @@ class MemtuiApp(KeyActions, App[int]):
         self.supervisor = Supervisor(
             RunStore(self.runs_dir or Path(".")),
             sink=notices.put,
+            sink_blocks=False,
             sampler=self.sampler,
         )
         self.sampler.start()

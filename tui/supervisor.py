@@ -6,8 +6,11 @@ lives in its own session, memtui can die, be detached or lose its terminal and
 the run goes on; a later `attach` replays `RUN/events.jsonl` and follows it.
 
 Everything the supervisor has to say goes to `sink` as frozen notices
-(`tui.attempt`), always from one background dispatcher thread and in order, so
-the screen can hand them to its event loop with call_from_thread.
+(`tui.attempt`), in order. By default they come from one background dispatcher
+thread, so a sink may block (the headless printer). A sink that never blocks
+and may be called from any thread (the screen's `Handoff`) passes
+`sink_blocks=False` and is called where the notice arises: one thread wake-up
+less per trainer write, measurable at 20 writes a second.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ class AttachError(Exception):
 
 class Supervisor:
     def __init__(self, store: RunStore, *, session: str | None = None, trainer_module: str | None = None,
-                 sink: Callable[[Notice], None], sampler: Any = None,
+                 sink: Callable[[Notice], None], sink_blocks: bool = True, sampler: Any = None,
                  grace_int: float = 10.0, grace_term: float = 5.0) -> None:
         self.store = store
         self.session = session or f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
@@ -59,8 +62,11 @@ class Supervisor:
         self._ended: list[AttemptInfo] = []
         self._launching = threading.Lock()
         self._queue: queue.SimpleQueue[Notice | None] = queue.SimpleQueue()
-        self._dispatcher = threading.Thread(target=self._dispatch, name="supervisor-notices", daemon=True)
-        self._dispatcher.start()
+        self._dispatcher: threading.Thread | None = None
+        self._emit_lock = threading.Lock()  # direct calls keep the order of their notices
+        if sink_blocks:
+            self._dispatcher = threading.Thread(target=self._dispatch, name="supervisor-notices", daemon=True)
+            self._dispatcher.start()
         self._closed = False
 
     # --- notices ---------------------------------------------------------
@@ -68,14 +74,21 @@ class Supervisor:
     def _emit(self, notice: Notice) -> None:
         if isinstance(notice, AttemptEnded):
             self._ended.append(notice.attempt)
-        self._queue.put(notice)
+        if self._dispatcher is not None:
+            self._queue.put(notice)
+            return
+        with self._emit_lock:
+            self._deliver(notice)
+
+    def _deliver(self, notice: Notice) -> None:
+        try:
+            self._sink(notice)
+        except Exception as exc:  # the listener's bug must not stop the notices
+            print(f"memtui: a notice handler failed: {type(exc).__name__}: {exc}", file=sys.stderr)
 
     def _dispatch(self) -> None:
         while (notice := self._queue.get()) is not None:
-            try:
-                self._sink(notice)
-            except Exception as exc:  # the listener's bug must not stop the notices
-                print(f"memtui: a notice handler failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            self._deliver(notice)
 
     # --- what is going on --------------------------------------------------
 
@@ -248,8 +261,9 @@ class Supervisor:
         cur = self._current
         if cur is not None and cur.stop_level == 0:
             self.detach()
-        self._queue.put(None)
-        self._dispatcher.join(timeout=2.0)
+        if self._dispatcher is not None:
+            self._queue.put(None)
+            self._dispatcher.join(timeout=2.0)
 
     # --- the end of an attempt -------------------------------------------------
 
