@@ -245,13 +245,12 @@ class MemtuiApp(KeyActions, App[int]):
             self.main.record(self.attempt)
 
     def _tick(self) -> None:
-        """Once a tick: the clock and ETA, the log catching up, gauges, history,
-        all in one frame. Steps in between only repaint the newest-step row."""
-        if not self._screen_ready():
-            return
-        self.main.tick(self._header_view())
-        if self.attempt is not None:
-            self.main.record(self.attempt)
+        """Once a tick: the log catching up, gauges, then the clock, ETA and
+        history; all in one pass of the loop, so one frame. Steps in between
+        only repaint the newest-step row."""
+        if self._screen_ready():
+            self.main.catch_up()
+            self.refresh_header()
 
     def _header_view(self) -> HeaderView:
         info = self.attempt

@@ -114,12 +114,11 @@ class MainScreen(Screen[None]):
     def feed_snapshot(self, snapshot: Snapshot, *, draw: bool = True) -> None:
         self.memory.feed(snapshot, draw=draw)
 
-    def tick(self, view: HeaderView) -> None:
-        """The once-a-second frame: the log catches up, then header, gauges and
-        history; all marked in one pass of the event loop, so one frame."""
+    def catch_up(self) -> None:
+        """The screen's tick: the log writes its waiting lines, the gauges their
+        newest sample (the app redraws the header and history beside them)."""
         self.steplog.flush()
         self.memory.draw()
-        self.show_header(view)
 
     def attempt_started(self, info: AttemptInfo) -> None:
         self.memory.mark_relaunch()

@@ -55,7 +55,8 @@ def gauge_line(label: str, used: int, total: int, width: int, tail: str = "") ->
 
 
 class MemoryPanel(Widget):
-    """Gauges and a sparkline; redrawn only when a snapshot or step arrives."""
+    """Gauges and a sparkline; each sample is kept as it arrives and drawn on the
+    screen's tick (`draw`), or at once where a caller asks (`feed(draw=True)`)."""
 
     DEFAULT_CSS = "MemoryPanel { height: auto; }"
 

@@ -53,17 +53,24 @@ class RowPainter:
         self._label: tuple[int, str, str] | None = None  # (segment index, label, terminal text)
         self.swaps = 0  # rows painted by swapping the label (for tests and benches)
         self.renders = 0  # rows rendered by Textual's styles cache
+        self.disabled = False  # Textual's internals were not where expected: always refresh instead
 
     def paint(self, y: int, label: str = "") -> bool:
         """Paint row `y` (outer coordinates, border included) now; `label` is the
         text in it that may differ from the last paint. True when painted; False
         when it is not safe, and nothing was done."""
-        row = self._on_top_row(y)
-        if row is None:
+        if self.disabled:
             return False
-        text = self._swapped(y, row.width, label)
-        if text is None:
-            text = self._rendered(y, row.width, label)
+        try:
+            row = self._on_top_row(y)
+            if row is None:
+                return False
+            text = self._swapped(y, row.width, label)
+            if text is None:
+                text = self._rendered(y, row.width, label)
+        except AttributeError:  # another Textual 8.x moved what this reads: the slow way is still right
+            self.disabled = True
+            return False
         self._write(row, text)
         return True
 
