@@ -240,9 +240,27 @@ class MemtuiApp(KeyActions, App[int]):
         """Show a change of state now (a start, an end, the first step, a key)."""
         if not self._screen_ready():
             return
-        self.main.show_header(self._header_view())
-        if self.attempt is not None:
-            self.main.record(self.attempt)
+        info = self.attempt
+        elapsed = None
+        if info is not None and info.started:
+            elapsed = (info.ended or self.clock()) - info.started
+        self.main.show_header(
+            HeaderView(
+                state=info.state if info else ("starting" if self.live and self.config else "idle"),
+                attempt=info.number if info else None,
+                config=info.config if info else self.config,
+                elapsed=elapsed,
+                last_step=self.last_step,
+                steps=info.steps if info else 0,
+                steps_per_second=info.steps_per_second if info else None,
+                reason=info.reason if info and info.number > 1 else "",
+                auto_recover=self.auto_recover,
+                read_only=bool(info and info.read_only),
+                attached=info.run_id if info and self.attach_dir else None,
+            )
+        )
+        if info is not None:
+            self.main.record(info)
 
     def _tick(self) -> None:
         """Once a tick: the log catching up, gauges, then the clock, ETA and
@@ -251,25 +269,6 @@ class MemtuiApp(KeyActions, App[int]):
         if self._screen_ready():
             self.main.catch_up()
             self.refresh_header()
-
-    def _header_view(self) -> HeaderView:
-        info = self.attempt
-        elapsed = None
-        if info is not None and info.started:
-            elapsed = (info.ended or self.clock()) - info.started
-        return HeaderView(
-            state=info.state if info else ("starting" if self.live and self.config else "idle"),
-            attempt=info.number if info else None,
-            config=info.config if info else self.config,
-            elapsed=elapsed,
-            last_step=self.last_step,
-            steps=info.steps if info else 0,
-            steps_per_second=info.steps_per_second if info else None,
-            reason=info.reason if info and info.number > 1 else "",
-            auto_recover=self.auto_recover,
-            read_only=bool(info and info.read_only),
-            attached=info.run_id if info and self.attach_dir else None,
-        )
 
     # --- launching -----------------------------------------------------------------
 
