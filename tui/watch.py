@@ -33,9 +33,9 @@ from tui.wakeup import Wakeup
 # The loop sleeps until the trainer writes (inotify) or the reaper exits (a
 # pidfd), see tui/wakeup.py; where either is missing it polls every IDLE_SLEEP
 # as before. So an event reaches the screen at once, or within a poll where it
-# must (~10 ms), plus at most a batch, and the step log's own wait
-# (tui/widgets/steplog.py) fits a 100 ms budget. The screen throttles its
-# repaints itself; batching here only bounds the notices (at most ~100 a
+# must (~10 ms), plus at most a batch, well inside the screen's 100 ms budget
+# for showing the newest step (tui/widgets/steplog.py). The screen throttles
+# its repaints itself; batching here only bounds the notices (at most ~100 a
 # second, one per step at 20 steps/s).
 BATCH_SECONDS = 0.01
 BATCH_EVENTS = 500

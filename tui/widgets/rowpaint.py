@@ -29,7 +29,7 @@ Why it stays right:
   refreshes the usual way.
 
 This leans on Textual internals (the compositor's map, the styles cache, the
-driver); `tests/test_app_rowpaint.py` checks it against Textual's own rendering.
+driver); `tests/test_screen_rowpaint.py` checks it against Textual's own rendering.
 """
 
 from __future__ import annotations
