@@ -47,7 +47,7 @@ class EventFollower:
         got = 0
         self.backlog = False
         while got < max_bytes:
-            data = os.read(self._fd, _CHUNK)
+            data = os.read(self._fd, min(_CHUNK, max_bytes - got))
             if not data:
                 break
             chunks.append(data)
