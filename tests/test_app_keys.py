@@ -155,6 +155,8 @@ async def test_auto_recover_relaunches_on_its_own_and_A_toggles_it(script: Any, 
         assert "auto-recover off" in header(app)
         await pilot.press("A")
         assert app.auto_recover and "auto-recover on" in header(app)
+        await pilot.pause()  # the toast comes a frame after the header
+        assert "auto-recover on" in [n.message for n in app._notifications]
         await wait_for(pilot, lambda: app.attempt is not None and app.attempt.number >= 2, "the automatic relaunch")
         await wait_for(pilot, lambda: app.run_state == "finished", "the recovered run")
         assert app.attempt is not None and app.attempt.config is not None

@@ -59,8 +59,10 @@ class KeyActions:
         self.auto_recover = not self.auto_recover
         if self.recovery is not None:
             self.recovery.enabled = self.auto_recover
-        self.notify(f"auto-recover {'on' if self.auto_recover else 'off'}")
         self.refresh_header()
+        # The header says it first, in a frame of its own; the toast (a widget to
+        # mount and lay out, several times the cost) follows in the next one.
+        self.call_after_refresh(self.notify, f"auto-recover {'on' if self.auto_recover else 'off'}")
 
     def action_find_batch(self: MemtuiApp) -> None:
         remedykeys.find_batch(self)
