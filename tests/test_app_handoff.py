@@ -7,8 +7,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tui.widgets.messages import Handoff
+
+
+async def wait_until(pilot: Any, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "the screen did not show it in time"
+        await pilot.pause(0.05)
 
 
 async def test_items_from_a_thread_arrive_in_order_and_together() -> None:
@@ -62,21 +75,36 @@ def test_items_put_after_the_loop_closed_are_dropped_quietly() -> None:
     assert got == [] and handoff._items == []  # nor kept: a closed app holds nothing more
 
 
-async def test_gauges_show_the_first_sample_at_once_and_later_ones_by_the_next_tick() -> None:
-    from tests.test_app_recorded import GIB, gpu_snapshot, make_app
-    from tests.test_app_steplog import visible_text
-    from tui.widgets.messages import SnapshotArrived
+async def test_the_first_sample_wakes_the_screen_and_the_tick_takes_every_later_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fakegpu import GIB, fake_gpu, two_gpus
 
+    from tests.test_app_recorded import make_app
+    from tests.test_app_steplog import visible_text
+    from tui.telemetry.sampler import Sampler
+
+    gpu = fake_gpu(tmp_path, two_gpus(), monkeypatch)
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        app.post_message(SnapshotArrived(gpu_snapshot(6 * GIB, 4 * GIB)))
-        await pilot.pause()
-        assert "6.0 GiB/24.0 GiB" in visible_text(app)  # the waiting line goes at once
+        # Wired as `_start_live` wires it: the real sampler, reading the fake card.
+        # Its own interval is long, so only the readings this test asks for come.
+        sampler = app.sampler = Sampler(interval=60, on_snapshot=app._sampled_in_thread)
+        sampler.start()
+        try:
+            await wait_until(pilot, lambda: "14.0 GiB/24.0 GiB" in visible_text(app))
+            assert len(app.main.memory.samples) == 1
 
-        app.post_message(SnapshotArrived(gpu_snapshot(12 * GIB, 10 * GIB)))
-        await pilot.pause(1.3)  # drawn with the rest of the tick's frame
-        assert "12.0 GiB/24.0 GiB" in visible_text(app)
-        assert len(app.main.memory.samples) == 2  # each sample kept for the sparkline
+            for used in (16, 18, 20):  # three readings between two ticks
+                scenario = two_gpus()
+                scenario["gpus"][0]["used"] = used * GIB
+                gpu.write(scenario)
+                sampler.sample_now()
+            await wait_until(pilot, lambda: "20.0 GiB/24.0 GiB" in visible_text(app))
+            # Every reading is kept for the sparkline, in order, none twice.
+            assert [s.used for s in app.main.memory.samples] == [u * GIB for u in (14, 16, 18, 20)]
+        finally:
+            sampler.stop()
 
 
 async def test_notices_that_come_after_the_screens_are_gone_are_dropped() -> None:

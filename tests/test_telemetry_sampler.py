@@ -110,3 +110,17 @@ def test_read_once_on_this_cpu_only_host_names_the_missing_driver(monkeypatch: p
     assert snapshot.gpus == ()
     assert snapshot.gpu_status == "no-driver"
     assert snapshot.gpu_message
+
+
+def test_since_hands_over_each_stored_snapshot_once_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_gpu(tmp_path, two_gpus(), monkeypatch)
+    sampler = Sampler(interval=0.5, history_seconds=2)  # keeps 4
+    taken = [sampler.sample_now() for _ in range(2)]
+    got, count = sampler.since(0)
+    assert got == taken and count == 2
+    assert sampler.since(count) == ([], 2)  # nothing new: nothing again
+
+    more = [sampler.sample_now() for _ in range(6)]
+    got, count = sampler.since(count)
+    assert got == more[-4:] and count == 8  # what fell out of the history is gone, the rest in order
+    sampler.stop()

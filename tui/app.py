@@ -33,7 +33,7 @@ from tui.verdict import Verdict
 from tui.widgets import remedykeys
 from tui.widgets.header import HeaderView, RunHeader
 from tui.widgets.keys import KEYS, bindings
-from tui.widgets.messages import Handoff, SnapshotArrived
+from tui.widgets.messages import Handoff, SamplesWaiting
 from tui.widgets.words import LIVE_STATES
 
 if TYPE_CHECKING:
@@ -87,6 +87,8 @@ class MemtuiApp(KeyActions, App[int]):
         self.last_step: Any = None
         self.supervisor: Supervisor | None = None
         self.sampler: Any = None
+        self._sampled = 0  # the sampler's snapshots taken onto the screen so far
+        self._first_sample_asked = False
         self._exit_when_ended = False
         self._stop_pressed = False
         self.auto_recover = bool(recovery and recovery.enabled)
@@ -120,7 +122,7 @@ class MemtuiApp(KeyActions, App[int]):
         from tui.supervisor import Supervisor
         from tui.telemetry.sampler import Sampler
 
-        self.sampler = Sampler(interval=self.interval, on_snapshot=lambda s: self.post_message(SnapshotArrived(s)))
+        self.sampler = Sampler(interval=self.interval, on_snapshot=self._sampled_in_thread)
         notices: Handoff[Notice] = Handoff(asyncio.get_running_loop(), self._take_notices, self._context)
         self.supervisor = Supervisor(
             RunStore(self.runs_dir or Path(".")),
@@ -166,10 +168,26 @@ class MemtuiApp(KeyActions, App[int]):
 
     # --- data from threads --------------------------------------------------------
 
-    def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
-        if self._screen_ready():
-            # Kept for the sparkline now, drawn on the next tick with the rest.
-            self.main.feed_snapshot(message.snapshot, draw=False)
+    def _sampled_in_thread(self, snapshot: Snapshot) -> None:
+        """The sampler's callback, in its thread. Only the first snapshot wakes the
+        screen (it replaces the waiting line at once); the tick takes the rest
+        from the sampler, so a sample costs no wake-up and message of its own."""
+        if not self._first_sample_asked:
+            self._first_sample_asked = True
+            self.post_message(SamplesWaiting())
+
+    def on_samples_waiting(self, message: SamplesWaiting) -> None:
+        self._take_samples()
+
+    def _take_samples(self) -> None:
+        """Every snapshot the sampler stored since the last look, in order, kept for
+        the sparkline; the gauges draw them with the tick's frame (the very first
+        at once)."""
+        if self.sampler is None or not self._screen_ready():
+            return
+        new, self._sampled = self.sampler.since(self._sampled)
+        for snapshot in new:
+            self.main.feed_snapshot(snapshot, draw=False)
 
     def feed_snapshot(self, snapshot: Snapshot) -> None:
         self.main.feed_snapshot(snapshot)
@@ -267,6 +285,7 @@ class MemtuiApp(KeyActions, App[int]):
         history; all in one pass of the loop, so one frame. Steps in between
         only repaint the newest-step row."""
         if self._screen_ready():
+            self._take_samples()
             self.main.catch_up()
             self.refresh_header()
 

@@ -73,6 +73,7 @@ class Sampler:
         self._history: deque[Snapshot] = deque(maxlen=max(1, math.ceil(history_seconds / self.interval)))
         self._on_snapshot = on_snapshot
         self._latest: Snapshot | None = None
+        self._stored = 0  # snapshots stored so far, for `since`
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -88,6 +89,14 @@ class Sampler:
     def history(self) -> tuple[Snapshot, ...]:
         with self._lock:
             return tuple(self._history)
+
+    def since(self, count: int) -> tuple[list[Snapshot], int]:
+        """The snapshots stored after the first `count`, oldest first (those still in
+        the history), and the count to ask with next time. Lets a screen take
+        them on its own tick instead of being woken for each."""
+        with self._lock:
+            new = min(self._stored - count, len(self._history))
+            return (list(self._history)[len(self._history) - new:] if new > 0 else []), self._stored
 
     @property
     def native_thread_id(self) -> int | None:
@@ -140,6 +149,7 @@ class Sampler:
         with self._lock:
             self._history.append(snapshot)
             self._latest = snapshot
+            self._stored += 1
         if self._on_snapshot is not None:
             try:
                 self._on_snapshot(snapshot)
