@@ -89,3 +89,69 @@ def test_the_start_of_a_run_says_what_data_was_found_and_what_the_trainer_decide
         "── data: 1,200 images in 3 classes; 2 unreadable skipped (a/bad.jpg, b/notes.jpg)",
         "── note: demo on a CPU-only host: training at 64x64 instead of 256x256 so it stays quick",
     ]
+
+
+def merged(strip: object) -> list[tuple[str, object]]:
+    """A row's segments with neighbours of one style joined: how it looks."""
+    out: list[tuple[str, object]] = []
+    for seg in strip:  # type: ignore[attr-defined]
+        if out and out[-1][1] == seg.style:
+            out[-1] = (out[-1][0] + seg.text, seg.style)
+        elif seg.text:
+            out.append((seg.text, seg.style))
+    return out
+
+
+async def test_each_line_renders_as_logs_own_rendering_would_in_every_theme() -> None:
+    from textual.widgets import Log
+
+    from tui.themes import load_themes
+
+    lines = ["e1   35/40 loss 0.1234 acc 0.50", "", "✗ ResourceExhaustedError: OOM 全角 width",
+             "tab\there", "escape \x1b[31m not a colour", "── started: 3,453,130 parameters"]
+    app = LogOnly()
+    async with app.run_test(size=(60, 10)) as pilot:
+        for theme in load_themes().themes:
+            app.register_theme(theme)
+        log = app.query_one(StepLog)
+        for line in lines:
+            log.add(line)
+        log.flush()
+        await pilot.pause()
+        for theme in [t.name for t in load_themes().themes] + ["ansi"]:
+            if theme == "ansi":  # a terminal's own 16 colours, as under memtui's ANSI fallback
+                app.ansi_color = True
+            else:
+                app.theme = theme
+            await pilot.pause()
+            style = log.rich_style
+            assert len(log.lines) == len(lines) - 1  # Log writes no row for an empty line
+            for y, line in enumerate(log.lines):
+                log._render_line_cache.clear()  # Log's own would hand back our kept line
+                theirs = Log._render_line_strip(log, y, style)
+                log._render_line_cache.clear()
+                ours = log._render_line_strip(y, style)
+                assert merged(ours) == merged(theirs), (theme, line)
+                assert ours.cell_length == theirs.cell_length
+                assert log._render_line_strip(y, style) is ours  # kept: the next frame does not make it again
+
+
+async def test_lines_kept_for_the_next_frame_follow_a_theme_change_and_pruning() -> None:
+    app = LogOnly()
+    async with app.run_test(size=(40, 6)) as pilot:
+        log = app.query_one(StepLog)
+        for i in range(MAX_LINES):
+            log.add(f"line {i}")
+        log.flush()
+        await pilot.pause()
+        before = log._render_line_strip(MAX_LINES - 1, log.rich_style)
+        app.theme = "textual-light"
+        await pilot.pause()
+        after = log._render_line_strip(MAX_LINES - 1, log.rich_style)
+        assert after is not before and merged(after)[0][1] == log.rich_style  # restyled, not the old colours
+        log.add("one more")
+        log.flush()
+        await pilot.pause()
+        assert log._render_line_strip(MAX_LINES - 1, log.rich_style).text == "one more"
+        assert log._render_line_strip(MAX_LINES - 2, log.rich_style).text == f"line {MAX_LINES - 1}"
+        assert "one more" in visible_text(app)
