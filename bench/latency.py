@@ -10,8 +10,10 @@ appears there:
 
 - shown on screen (the goal): the step in the step log's bottom border
   ("newest e1 35/40 ..."), the one-line place that always holds the newest
-  step, painted straight to the terminal between frames. At 1,000 events/s a
-  batch holds many steps and only its newest is shown, so only those count.
+  step, painted straight to the terminal between frames. Every step written
+  counts: one that a newer step replaced before it was painted (a batch holds
+  several at 1,000 events/s, and the supervisor hands steps on at most every
+  80 ms, see tui/watch.py) is shown when that newer step first is.
 - log catch-up: every step, until the scrolling log shows its line. The log
   catches up once a second by design, so this is expected to exceed the goal;
   it is printed so nobody mistakes one for the other.
@@ -28,6 +30,7 @@ floor under any follower of the file.
 from __future__ import annotations
 
 import argparse
+import bisect
 import fcntl
 import json
 import os
@@ -167,7 +170,26 @@ def measure(rate: float, seconds: float) -> dict[str, list[float]]:
     def lags(seen: dict[tuple[int, int], float]) -> list[float]:
         return [seen[k] - t for k, t in stamps.items() if k in seen and begin <= t <= finish]
 
-    return {"shown": lags(screen.newest), "log": lags(screen.logged), "floor": lags(floor), "keys": keys}
+    return {"shown": lags(shown_by_newer(screen.newest, stamps)), "log": lags(screen.logged),
+            "floor": lags(floor), "keys": keys}
+
+
+def shown_by_newer(shown: dict[tuple[int, int], float],
+                   steps: dict[tuple[int, int], float]) -> dict[tuple[int, int], float]:
+    """When each step, or a newer one, first showed: a step that a newer one
+    replaced before it was painted was on screen, in that sense, once the newer
+    one was. Steps after the newest shown one are left out (never shown)."""
+    keys = sorted(shown)
+    earliest: list[float] = []
+    for key in reversed(keys):
+        earliest.append(min(shown[key], earliest[-1]) if earliest else shown[key])
+    earliest.reverse()
+    out = {}
+    for step in steps:
+        i = bisect.bisect_left(keys, step)
+        if i < len(keys):
+            out[step] = earliest[i]
+    return out
 
 
 def main() -> int:
