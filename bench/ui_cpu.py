@@ -5,10 +5,14 @@ stepping at 20 steps/s, waits for training to settle, then measures the CPU
 time of the memtui process alone (user + system, not its children) over a
 window, and stops everything.
 
-Baseline, side by side and alternating with the screen (so a busy machine
-weighs on both alike): `memtui --headless` following the same run, i.e. the
-supervisor, follower and telemetry sampler without drawing anything. The
-difference is what the screen itself costs.
+Two baselines, side by side and alternating with the screen (so a busy
+machine weighs on all alike):
+- `memtui --headless` following the same run, i.e. the supervisor, follower
+  and telemetry sampler without drawing anything. The difference is what the
+  screen itself costs.
+- a bare Textual app on the same terminal whose only work is updating one
+  label 20 times a second: what the framework's ordinary way of showing a
+  changing line costs, with nothing to follow or sample.
 
     .venv/bin/python bench/ui_cpu.py [--seconds 20] [--rounds 2]
 """
@@ -53,9 +57,41 @@ def cpu_share(proc: subprocess.Popen[bytes], seconds: float) -> float:
 
 
 def screen(rate: float, seconds: float) -> float:
+    proc, leader = on_pty([sys.executable, "-m", "tui.cli", "--epochs", "1"], env_for(rate, seconds))
+    try:
+        return cpu_share(proc, seconds)
+    finally:
+        os.write(leader, b"q")
+        time.sleep(0.5)
+        os.write(leader, b"s")
+        finish(proc)
+
+
+BARE_APP = """
+import sys
+from textual.app import App
+from textual.widgets import Static
+
+class Bare(App):
+    def compose(self):
+        yield Static("waiting", id="line")
+
+    def on_mount(self):
+        self.n = 0
+        self.set_interval(1 / float(sys.argv[1]), self.step)
+
+    def step(self):
+        self.n += 1
+        self.query_one("#line", Static).update(f"e1 {self.n:5d}/9999 loss {1 / self.n:.4f}")
+
+Bare().run()
+"""
+
+
+def on_pty(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "--epochs", "1"], stdin=follower, stdout=follower,
-                            stderr=follower, env=env_for(rate, seconds), cwd=REPO, start_new_session=True)
+    proc = subprocess.Popen(argv, stdin=follower, stdout=follower, stderr=follower, env=env, cwd=REPO,
+                            start_new_session=True)
     os.close(follower)
 
     def drain() -> None:
@@ -67,13 +103,17 @@ def screen(rate: float, seconds: float) -> float:
                 return
 
     threading.Thread(target=drain, daemon=True).start()
+    return proc, leader
+
+
+def bare(rate: float, seconds: float) -> float:
+    proc, leader = on_pty([sys.executable, "-c", BARE_APP, str(rate)], env_for(rate, seconds))
     try:
         return cpu_share(proc, seconds)
     finally:
-        os.write(leader, b"q")
-        time.sleep(0.5)
-        os.write(leader, b"s")
+        os.killpg(proc.pid, signal.SIGTERM)
         finish(proc)
+        os.close(leader)
 
 
 def headless(rate: float, seconds: float) -> float:
@@ -101,18 +141,22 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=2)
     ns = parser.parse_args()
-    shares: dict[str, list[float]] = {"screen": [], "headless": []}
+    shares: dict[str, list[float]] = {"screen": [], "headless": [], "bare": []}
     for _ in range(ns.rounds):
         shares["screen"].append(screen(ns.rate, ns.seconds))
         shares["headless"].append(headless(ns.rate, ns.seconds))
+        shares["bare"].append(bare(ns.rate, ns.seconds))
     med = {k: statistics.median(v) for k, v in shares.items()}
-    for name, label in (("headless", "baseline: memtui --headless"), ("screen", "memtui screen (80x24)")):
+    bare_label = f"baseline: bare Textual, 1 label {ns.rate:.0f}/s"
+    for name, label in (("headless", "baseline: memtui --headless"), ("bare", bare_label),
+                        ("screen", "memtui screen (80x24)")):
         each = ", ".join(f"{v:.1%}" for v in shares[name])
-        print(f"  {label:<30} median {med[name]:5.1%} of one core  ({each})")
+        print(f"  {label:<38} median {med[name]:5.1%} of one core  ({each})")
     print(f"memtui own CPU at {ns.rate:.0f} steps/s, {ns.rounds} x {ns.seconds:.0f} s: "
           f"{med['screen']:.1%} of one core, "
           f"of which drawing the screen {med['screen'] - med['headless']:.1%} "
-          f"(goal <= {GOAL:.0%}: {'met' if med['screen'] <= GOAL else 'NOT met'})")
+          f"(goal <= {GOAL:.0%}: {'met' if med['screen'] <= GOAL else 'NOT met'}); "
+          f"{med['screen'] / med['bare']:.2f}x the bare Textual app")
     return 0
 
 
