@@ -250,10 +250,10 @@ def test_a_poll_that_stops_at_its_limit_says_more_is_waiting(tmp_path):
 
 def test_a_poll_reads_no_more_than_its_limit(tmp_path):
     path = tmp_path / "events.jsonl"
-    path.write_bytes(b"".join(step_line(i) for i in range(1, 2_001)))
-    size = len(step_line(1))
+    lines = [step_line(i) for i in range(1, 2_001)]  # lengths differ: the step's digits, the time's
+    path.write_bytes(b"".join(lines))
     with EventFollower(path) as follower:
-        first, _ = follower.poll(max_bytes=10 * size)  # far below one 1 MiB read
+        first, _ = follower.poll(max_bytes=sum(map(len, lines[:10])))  # far below one 1 MiB read
         assert [e.step for e in first if isinstance(e, Step)] == list(range(1, 11))
         assert follower.backlog
         rest, _ = follower.poll()
