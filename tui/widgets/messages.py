@@ -3,10 +3,11 @@
 Snapshots are taken from the sampler on the screen's tick (`Sampler.since`);
 only the first wakes the screen, with a Textual message, so it replaces the
 waiting line at once. Supervisor notices (an event batch per trainer write: 20
-a second at 20 steps/s) take a cheaper road, `Handoff`: measured on a 2-core machine, one Textual message dispatch
-cost ~0.6 ms of CPU each (the queue task waking, the handler lookup through the
-class hierarchy, the idle bookkeeping after it), over a whole percent of a core
-at 20 a second before the screen had done anything with them.
+a second at 20 steps/s) take a cheaper road, `Handoff`: measured on a 2-core
+machine, one Textual message dispatch cost ~0.6 ms of CPU each (the queue task
+waking, the handler lookup through the class hierarchy, the idle bookkeeping
+after it), over a whole percent of a core at 20 a second before the screen had
+done anything with them.
 """
 
 from __future__ import annotations
