@@ -12,8 +12,7 @@ appears there:
   ("newest e1 35/40 ..."), the one-line place that always holds the newest
   step, painted straight to the terminal between frames. Every step written
   counts: one that a newer step replaced before it was painted (a batch holds
-  several at 1,000 events/s, and the supervisor hands steps on at most every
-  80 ms, see tui/watch.py) is shown when that newer step first is.
+  several at 1,000 events/s) is shown when that newer step first is.
 - log catch-up: every step, until the scrolling log shows its line. The log
   catches up once a second by design, so this is expected to exceed the goal;
   it is printed so nobody mistakes one for the other.

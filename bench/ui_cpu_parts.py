@@ -18,20 +18,14 @@ nanoseconds). The difference in a pair is what that part costs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import pty
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
-import threading
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-SETTLE_S = 8.0
+from ui_cpu import SETTLE_S, env_for, on_pty  # this folder: the same run, pty and drain as ui_cpu.py
 
 # Run as `python -c VARIANT PART`: the app with PART switched off.
 VARIANT = """
@@ -61,25 +55,7 @@ def run_time(pid: int) -> float:
 
 
 def start(argv: list[str], rate: float, seconds: float) -> tuple[subprocess.Popen[bytes], int]:
-    env = {**os.environ, "MEMTUI_TRAINER_MODULE": "tests.stand_in_trainer",
-           "MEMTUI_RUNS_DIR": tempfile.mkdtemp(prefix="memtui-bench-parts-"),
-           "STAND_IN_SCRIPT": json.dumps({"rate": rate, "steps": int(rate * (seconds + SETTLE_S + 30))}),
-           "TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24", "PYTHONPATH": str(REPO)}
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, *argv, "--epochs", "1"], stdin=follower, stdout=follower,
-                            stderr=follower, env=env, cwd=REPO, start_new_session=True)
-    os.close(follower)
-
-    def drain() -> None:
-        while True:
-            try:
-                if not os.read(leader, 65536):
-                    return
-            except OSError:
-                return
-
-    threading.Thread(target=drain, daemon=True).start()
-    return proc, leader
+    return on_pty([sys.executable, *argv, "--epochs", "1"], env_for(rate, seconds))
 
 
 def stop(proc: subprocess.Popen[bytes], leader: int) -> None:
