@@ -1,7 +1,7 @@
 """How close is the pre-flight estimate to measured memory? (issue 5)
 
 Runs the real trainer (`python -m trainer`) briefly on CPU for both seed CNNs
-at several batch sizes and compares `tui.estimate` with what it measured.
+at several batch sizes and compares `tui.kinds.estimate` with what it measured.
 
 On a CPU-only machine the only measurement is the trainer's resident memory
 (RSS, the `cpu_rss_peak` the trainer reports), which also holds TensorFlow's
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from trainer.config import RunConfig  # noqa: E402
-from tui.estimate import calibrate, estimate  # noqa: E402
+from tui.kinds.estimate import calibrate, estimate  # noqa: E402
 
 MIB = 1 << 20
 

@@ -31,9 +31,9 @@ from textual.events import Key  # noqa: E402
 
 from trainer.config import RunConfig  # noqa: E402
 from trainer.protocol import RunEnd, Step, decode  # noqa: E402
-from tui.app import MemtuiApp  # noqa: E402
-from tui.recovery import Recovery  # noqa: E402
-from tui.widgets.steplog import StepLog  # noqa: E402
+from tui.session.recovery import Recovery  # noqa: E402
+from tui.ui.app import MemtuiApp  # noqa: E402
+from tui.ui.widgets.steplog import StepLog  # noqa: E402
 
 MIB = 1024**2
 KEY_EVERY = 0.2  # seconds between presses

@@ -9,8 +9,8 @@ starting the fixed config by hand; anything above is time memtui adds
 
 The OOM is real: the CPU recipe of tests/tinydata.py (a host address-space
 limit; batch 1024 at 64 px under 3072 MB dies with std::bad_alloc, 4096 raises
-ResourceExhaustedError). Recovery goes through tui.supervisor and
-tui.recovery exactly as `memtui run --headless --auto-recover` does.
+ResourceExhaustedError). Recovery goes through tui.supervision.supervisor and
+tui.session.recovery exactly as `memtui run --headless --auto-recover` does.
 
     .venv/bin/python bench/recovery.py [--batch 1024] [--repeat 1]
 """
@@ -32,11 +32,11 @@ sys.path.insert(0, str(REPO))
 from tests.tinydata import OOM_IMAGE_SIZE, OOM_LIMIT_MB, make_image_folder  # noqa: E402
 from trainer.config import RunConfig  # noqa: E402
 from trainer.protocol import Oom, Step  # noqa: E402
-from tui.attempt import AttemptEnded, EventBatch, Notice  # noqa: E402
-from tui.recovery import Recovery  # noqa: E402
-from tui.rundir import RunDir  # noqa: E402
-from tui.runstore import RunStore  # noqa: E402
-from tui.supervisor import Supervisor  # noqa: E402
+from tui.runs.folder import RunDir  # noqa: E402
+from tui.runs.store import RunStore  # noqa: E402
+from tui.session.recovery import Recovery  # noqa: E402
+from tui.supervision.attempt import AttemptEnded, EventBatch, Notice  # noqa: E402
+from tui.supervision.supervisor import Supervisor  # noqa: E402
 
 TIMEOUT = 600.0
 

@@ -9,7 +9,7 @@ terminal then. Exiting (Textual joins its input thread, restores the terminal)
 is timed too but is not start-up.
 
 Side by side, in the same run and the same way: `python -c pass` (the
-interpreter alone), `python -c "import tui.cli, tui.app, tui.commands.run"`
+interpreter alone), `python -c "import tui.cli, tui.ui.app, tui.cli.commands.run"`
 (memtui's imports) and a bare Textual app with one line of text (what the
 framework costs before memtui adds anything). Runs alternate, so a busy
 machine slows all of them alike.
@@ -91,7 +91,7 @@ def main() -> int:
     for i in range(ns.repeat + 1):  # round 0 warms the page cache and is dropped
         rnd = {
             "pass": plain([PY, "-c", "pass"], env),
-            "imports": plain([PY, "-c", "import tui.cli, tui.app, tui.commands.run"], env),
+            "imports": plain([PY, "-c", "import tui.cli, tui.ui.app, tui.cli.commands.run"], env),
             "bare": on_pty([PY, "-c", BARE_APP], env)[0],
         }
         rnd["first"], rnd["exit"] = on_pty([PY, "-m", "tui.cli"], env)
@@ -108,7 +108,7 @@ def main() -> int:
     print(f"start-up, {ns.repeat} alternating rounds on a pseudo-terminal (80x24):")
     row("baseline: python -c pass", "pass")
     row("baseline: bare Textual app, first frame", "bare")
-    row("memtui imports (tui.cli, tui.app, run cmd)", "imports")
+    row("memtui imports (tui.cli, tui.ui.app, run cmd)", "imports")
     row("memtui, launch to first frame", "first")
     row("memtui, launch to exit after first frame", "exit")
     beyond = med["first"] - med["pass"]

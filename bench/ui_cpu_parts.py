@@ -32,10 +32,10 @@ VARIANT = """
 import sys
 part = sys.argv.pop(1)
 if part == "paint":
-    from tui.widgets.steplog import StepLog
+    from tui.ui.widgets.steplog import StepLog
     StepLog.show_newest = lambda self, line: None
 elif part == "events":
-    from tui.screens.main import MainScreen
+    from tui.ui.screens.main import MainScreen
     MainScreen.events = lambda self, info, events, garbage: None
 from tui.cli import main
 sys.exit(main())

@@ -19,12 +19,12 @@ from textual.pilot import Pilot
 from tests.supervision import REPO, STAND_IN, group_alive
 from trainer.config import RunConfig
 from trainer.protocol import Event, Garbage, Step, decode
-from tui.app import MemtuiApp
-from tui.recovery import Recovery
-from tui.widgets.header import RunHeader
-from tui.widgets.memory import MemoryPanel
-from tui.widgets.steplog import StepLog
-from tui.widgets.verdict import VerdictPanel
+from tui.session.recovery import Recovery
+from tui.ui.app import MemtuiApp
+from tui.ui.widgets.header import RunHeader
+from tui.ui.widgets.memory import MemoryPanel
+from tui.ui.widgets.steplog import StepLog
+from tui.ui.widgets.verdict import VerdictPanel
 
 WAIT = 30.0  # generous: two CPUs shared by a whole team
 CONFIG = RunConfig(epochs=1, steps_per_epoch=10, image_size=32, batch_size=32)

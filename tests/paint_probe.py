@@ -13,12 +13,12 @@ import os
 import sys
 from pathlib import Path
 
-import tui.app
+import tui.ui.app
 from tui.cli import main
 
 
-class ProbedApp(tui.app.MemtuiApp):
-    CSS_PATH = str(Path(tui.app.__file__).with_name("app.tcss"))  # Textual reads it beside the subclass's module
+class ProbedApp(tui.ui.app.MemtuiApp):
+    CSS_PATH = str(Path(tui.ui.app.__file__).with_name("app.tcss"))  # Textual reads it beside the subclass's module
 
     def on_ready(self) -> None:
         self.probed = self.main.steplog.painter  # the screens are gone by unmount
@@ -31,7 +31,7 @@ class ProbedApp(tui.app.MemtuiApp):
         super().on_unmount()
 
 
-tui.app.MemtuiApp = ProbedApp  # type: ignore[misc]  # what `memtui` opens, via tui.commands.run
+tui.ui.app.MemtuiApp = ProbedApp  # type: ignore[misc]  # what `memtui` opens, via tui.cli.commands.run
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

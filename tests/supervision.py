@@ -14,7 +14,7 @@ from typing import Any
 import psutil
 
 from trainer.protocol import Event, Step
-from tui.attempt import AttemptEnded, AttemptStarted, EventBatch, Notice, SupervisorProblem
+from tui.supervision.attempt import AttemptEnded, AttemptStarted, EventBatch, Notice, SupervisorProblem
 
 REPO = Path(__file__).resolve().parent.parent
 STAND_IN = "tests.stand_in_trainer"

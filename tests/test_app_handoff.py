@@ -1,6 +1,6 @@
 """Notices from the supervisor's thread reach the event loop in order, many per
 wake-up (tui/widgets/messages.py: Handoff), and the screen's once-a-tick frame
-carries the gauges (tui/app.py: `_tick`)."""
+carries the gauges (tui/ui/app.py: `_tick`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tui.widgets.messages import Handoff
+from tui.ui.widgets.messages import Handoff
 
 
 async def wait_until(pilot: Any, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -109,7 +109,7 @@ async def test_the_first_sample_wakes_the_screen_and_the_tick_takes_every_later_
 
 async def test_notices_that_come_after_the_screens_are_gone_are_dropped() -> None:
     from tests.test_app_recorded import info, make_app
-    from tui.attempt import AttemptStarted
+    from tui.supervision.attempt import AttemptStarted
 
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:

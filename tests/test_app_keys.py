@@ -15,16 +15,16 @@ import pytest
 from textual.pilot import Pilot
 
 from trainer.config import RunConfig
-from tui.app import MemtuiApp
-from tui.recovery import Recovery
-from tui.runstore import RunStore
-from tui.screens.help import HelpScreen
-from tui.screens.logview import LogScreen
-from tui.screens.quit import QuitScreen
-from tui.widgets.header import RunHeader
-from tui.widgets.history import HistoryTable
-from tui.widgets.steplog import StepLog
-from tui.widgets.verdict import VerdictPanel
+from tui.runs.store import RunStore
+from tui.session.recovery import Recovery
+from tui.ui.app import MemtuiApp
+from tui.ui.screens.help import HelpScreen
+from tui.ui.screens.logview import LogScreen
+from tui.ui.screens.quit import QuitScreen
+from tui.ui.widgets.header import RunHeader
+from tui.ui.widgets.history import HistoryTable
+from tui.ui.widgets.steplog import StepLog
+from tui.ui.widgets.verdict import VerdictPanel
 
 QUICK = RunConfig(epochs=1, steps_per_epoch=10, image_size=32, batch_size=32)
 SLOW = {"rate": 4, "steps": 400}

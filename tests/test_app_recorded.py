@@ -13,11 +13,11 @@ from pathlib import Path
 
 from trainer.config import RunConfig
 from trainer.protocol import Event, decode, encode
-from tui.app import MemtuiApp
-from tui.attempt import AttemptEnded, AttemptInfo, AttemptStarted, EventBatch
 from tui.diagnosis import diagnose
-from tui.recovery import Recovery
+from tui.session.recovery import Recovery
+from tui.supervision.attempt import AttemptEnded, AttemptInfo, AttemptStarted, EventBatch
 from tui.telemetry.snapshot import GpuDevice, GpuProcess, HostMemory, Snapshot, TrainerUsage
+from tui.ui.app import MemtuiApp
 
 T0 = 1_700_000_000.0
 GIB = 1 << 30

@@ -13,7 +13,7 @@ import pytest
 from test_app_recorded import cpu_snapshot, feed_oom, feed_training, make_app
 from textual.pilot import Pilot
 
-from tui.widgets.steplog import StepLog
+from tui.ui.widgets.steplog import StepLog
 
 SIZES = [(80, 24), (120, 40)]
 

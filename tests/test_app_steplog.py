@@ -9,7 +9,7 @@ import re
 
 from textual.app import App, ComposeResult
 
-from tui.widgets.steplog import FALLBACK_SLACK, LOG_PERIOD, MAX_LINES, StepLog
+from tui.ui.widgets.steplog import FALLBACK_SLACK, LOG_PERIOD, MAX_LINES, StepLog
 
 
 class LogOnly(App[None]):
@@ -78,7 +78,7 @@ async def test_a_step_in_the_border_is_shown_as_plain_text() -> None:
 
 def test_the_start_of_a_run_says_what_data_was_found_and_what_the_trainer_decided() -> None:
     from trainer.protocol import decode, encode
-    from tui.screens.main import start_details
+    from tui.ui.screens.main import start_details
 
     event = decode(encode(
         "run_start", config={}, params=1, devices=[], tf_version="2.21", keras_version="3.15", memory_growth=False,
@@ -105,7 +105,7 @@ def merged(strip: object) -> list[tuple[str, object]]:
 async def test_each_line_renders_as_logs_own_rendering_would_in_every_theme() -> None:
     from textual.widgets import Log
 
-    from tui.themes import load_themes
+    from tui.ui.themes import load_themes
 
     lines = ["e1   35/40 loss 0.1234 acc 0.50", "", "✗ ResourceExhaustedError: OOM 全角 width",
              "tab\there", "escape \x1b[31m not a colour", "── started: 3,453,130 parameters"]

@@ -34,8 +34,8 @@ def _imported_after(modules: list[str]) -> set[str]:
 
 
 def test_every_tui_module_imports_without_tensorflow() -> None:
-    modules = [m for p in ("tui", "tui.commands", "tui.telemetry", "tui.diagnosis", "tui.widgets", "tui.screens")
-               if (ROOT / p.replace(".", "/")).is_dir() for m in _modules(p)]
+    packages = sorted({str(p.parent.relative_to(ROOT)).replace("/", ".") for p in (ROOT / "tui").rglob("__init__.py")})
+    modules = [m for p in packages for m in _modules(p)]
     modules = [m for m in modules if not m.endswith("__main__")]
     loaded = _imported_after(modules)
     assert not {m for m in loaded if m.split(".")[0] in ("tensorflow", "keras")}, loaded
@@ -43,5 +43,5 @@ def test_every_tui_module_imports_without_tensorflow() -> None:
 
 @pytest.mark.parametrize("command", ["status", "diagnose", "runs"])
 def test_non_screen_commands_do_not_load_textual(command: str) -> None:
-    loaded = _imported_after(["tui.cli", f"tui.commands.{ {'find-batch': 'findbatch'}.get(command, command)}"])
+    loaded = _imported_after(["tui.cli", f"tui.cli.commands.{ {'find-batch': 'findbatch'}.get(command, command)}"])
     assert "textual" not in loaded, f"memtui {command} imported Textual"

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from trainer.config import RunConfig
+from tui.common.verdict import OOM_KINDS
 from tui.diagnosis import diagnose, tail_text
 from tui.diagnosis.runfolder import diagnosis_inputs
 from tui.telemetry.snapshot import GpuDevice, GpuProcess, HostMemory, Snapshot
-from tui.verdict import OOM_KINDS
 
 if sys.version_info >= (3, 11):
     import tomllib

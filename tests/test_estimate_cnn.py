@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from trainer.config import RunConfig
-from tui.estimate import calibrate, count_params, describe, estimate, layers, num_classes
+from tui.kinds.estimate import calibrate, count_params, describe, estimate, layers, num_classes
 
 
 @pytest.mark.parametrize(("model", "params"), [("small", 8_413_610), ("large", 33_650_506)])

@@ -34,12 +34,12 @@ from tests.faultkit import (
 )
 from tests.supervision import in_order
 from trainer.protocol import Garbage, RunStart
-from tui.app import MemtuiApp
-from tui.screens.help import HelpScreen
-from tui.widgets.header import RunHeader
-from tui.widgets.memory import MemoryPanel
-from tui.widgets.steplog import StepLog
-from tui.widgets.words import nbytes, step_line
+from tui.ui.app import MemtuiApp
+from tui.ui.screens.help import HelpScreen
+from tui.ui.widgets.header import RunHeader
+from tui.ui.widgets.memory import MemoryPanel
+from tui.ui.widgets.steplog import StepLog
+from tui.ui.widgets.words import nbytes, step_line
 
 
 async def still_answers_keys(app: MemtuiApp, pilot) -> None:  # type: ignore[no-untyped-def]

@@ -11,8 +11,8 @@ import pytest
 
 from trainer.config import RunConfig
 from tui.cli import main
-from tui.findbatch import ProbeFailed, ProbeReport, SearchCancelled, find_batch, max_probes
-from tui.runstore import RunStore
+from tui.runs.store import RunStore
+from tui.session.findbatch import ProbeFailed, ProbeReport, SearchCancelled, find_batch, max_probes
 
 
 def test_the_largest_batch_that_fits_is_found_and_reported_probe_by_probe(script, tmp_path: Path) -> None:

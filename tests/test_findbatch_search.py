@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tui.findbatch import BatchSearch, max_probes, search, with_margin
+from tui.session.findbatch import BatchSearch, max_probes, search, with_margin
 
 
 @given(max_batch=st.integers(1, 1 << 16), data=st.data())

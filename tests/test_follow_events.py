@@ -7,9 +7,9 @@ import os
 from tests.supervision import STAND_IN, Collector, in_order, script_env, wait_until
 from trainer.config import RunConfig
 from trainer.protocol import Step, encode
-from tui.follow import EventFollower
-from tui.runstore import RunStore
-from tui.supervisor import Supervisor
+from tui.runs.store import RunStore
+from tui.supervision.follow import EventFollower
+from tui.supervision.supervisor import Supervisor
 
 
 def step_line(n: int) -> str:

@@ -8,8 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from trainer.protocol import Event, Garbage, decode, encode
-from tui.diagnosis import diagnose
-from tui.verdict import (
+from tui.common.verdict import (
     ASYNC_OOM,
     DEVICE_OOM,
     FINISHED,
@@ -23,6 +22,7 @@ from tui.verdict import (
     XLA_OOM,
     Verdict,
 )
+from tui.diagnosis import diagnose
 
 KINDS = {DEVICE_OOM, XLA_OOM, ASYNC_OOM, MASKED_OOM, PROBABLE_OOM, HOST_OOM, OTHER_PROCESSES, NOT_OOM, STOPPED,
          FINISHED, KILLED}

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from trainer.config import RunConfig
-from tui.headless import run_headless
+from tui.session.headless import run_headless
 
 REPO = Path(__file__).resolve().parent.parent
 

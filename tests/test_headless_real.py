@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.tinydata import OOM_BATCH, OOM_IMAGE_SIZE, OOM_LIMIT_MB, make_image_folder
-from tui.verdict import OOM_KINDS
+from tui.common.verdict import OOM_KINDS
 
 pytestmark = pytest.mark.tf
 REPO = Path(__file__).resolve().parent.parent

@@ -14,9 +14,9 @@ from textual.strip import Strip
 from textual.widgets import DataTable
 
 from trainer.config import RunConfig
-from tui.attempt import AttemptInfo
-from tui.themes import load_themes
-from tui.widgets.history import COLUMNS, HistoryTable, row
+from tui.supervision.attempt import AttemptInfo
+from tui.ui.themes import load_themes
+from tui.ui.widgets.history import COLUMNS, HistoryTable, row
 
 GIB = 1 << 30
 CONFIG = RunConfig(image_size=64, batch_size=64, epochs=3, steps_per_epoch=40)

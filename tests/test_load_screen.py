@@ -21,7 +21,7 @@ from tests.faultkit import header, leftovers, log_lines, run_dir, screen_app, st
 from tests.supervision import in_order
 from trainer.config import RunConfig
 from trainer.protocol import Garbage, RunEnd, RunStart, Step
-from tui.widgets.steplog import MAX_LINES, StepLog
+from tui.ui.widgets.steplog import MAX_LINES, StepLog
 
 RATE = 2000
 SECONDS = 15

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from trainer.config import RunConfig
 from trainer.protocol import encode
-from tui.preflight import measured_peaks, one_line, preflight
-from tui.runstore import RunStore
+from tui.runs.store import RunStore
+from tui.session.preflight import measured_peaks, one_line, preflight
 from tui.telemetry.snapshot import GpuDevice, HostMemory, Snapshot
 
 GIB = 2**30

@@ -10,13 +10,13 @@ import sys
 
 from tests.supervision import STAND_IN, WAIT, script_env, wait_until
 from trainer.config import RunConfig
-from tui.runstore import RunStore
+from tui.runs.store import RunStore
 
 
 def start_reaper(tmp_path, **cfg):
     store = RunStore(tmp_path / "runs")
     run = store.new_run(RunConfig(**cfg), session="s", attempt=1, reason="test", trainer_module=STAND_IN)
-    proc = subprocess.Popen([sys.executable, "-m", "tui.reaper", str(run.path)], start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-m", "tui.supervision.reaper", str(run.path)], start_new_session=True)
     return run, proc
 
 
@@ -51,12 +51,12 @@ def test_a_trainer_killed_by_a_signal_is_recorded_with_the_signal_name(tmp_path,
 def test_a_trainer_module_that_does_not_exist_ends_with_its_error_in_the_log(tmp_path):
     store = RunStore(tmp_path / "runs")
     run = store.new_run(RunConfig(), session="s", attempt=1, reason="test", trainer_module="no_such_trainer_mod")
-    subprocess.run([sys.executable, "-m", "tui.reaper", str(run.path)], check=True, timeout=WAIT)
+    subprocess.run([sys.executable, "-m", "tui.supervision.reaper", str(run.path)], check=True, timeout=WAIT)
     assert json.loads(run.exit_path.read_text())["returncode"] == 1
     assert "No module named no_such_trainer_mod" in run.log_path.read_text()
 
 
 def test_the_reaper_refuses_a_missing_run_folder_in_one_line(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "tui.reaper", str(tmp_path / "nope")],
+    out = subprocess.run([sys.executable, "-m", "tui.supervision.reaper", str(tmp_path / "nope")],
                          capture_output=True, text=True, timeout=WAIT)
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "not a run folder" in out.stderr

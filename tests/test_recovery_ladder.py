@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from trainer.config import RunConfig
-from tui.headless import run_headless
-from tui.verdict import OOM_KINDS
+from tui.common.verdict import OOM_KINDS
+from tui.session.headless import run_headless
 
 
 @pytest.fixture

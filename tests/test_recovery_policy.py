@@ -13,9 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trainer.config import RunConfig
-from tui.attempt import AttemptInfo
-from tui.recovery import Recovery
-from tui.verdict import DEVICE_OOM, FINISHED, HOST_OOM, NOT_OOM, Verdict
+from tui.common.verdict import DEVICE_OOM, FINISHED, HOST_OOM, NOT_OOM, Verdict
+from tui.session.recovery import Recovery
+from tui.supervision.attempt import AttemptInfo
 
 OOM = Verdict(DEVICE_OOM, "Training ran out of GPU memory.")
 

@@ -17,10 +17,10 @@ import pytest
 
 from tests.tinydata import OOM_BATCH, OOM_IMAGE_SIZE, OOM_LIMIT_MB, make_image_folder
 from trainer.config import RunConfig
-from tui.headless import run_headless
-from tui.remedies import LADDER
-from tui.runstore import RunStore
-from tui.verdict import HOST_OOM
+from tui.common.verdict import HOST_OOM
+from tui.remedies.changes import LADDER
+from tui.runs.store import RunStore
+from tui.session.headless import run_headless
 
 pytestmark = pytest.mark.tf
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from trainer.config import RunConfig
-from tui.remedies import (
+from tui.common.verdict import HOST_OOM
+from tui.remedies.changes import (
     Change,
     NoRemedy,
     double_accumulation,
@@ -15,7 +16,6 @@ from tui.remedies import (
     toggle_mixed_precision,
     toggle_model,
 )
-from tui.verdict import HOST_OOM
 
 
 def test_halving_the_batch_says_the_numbers() -> None:

@@ -11,8 +11,8 @@ import pytest
 from tests.supervision import STAND_IN, Collector, script_env
 from trainer.config import RunConfig
 from tui import cli
-from tui.runstore import RunStore, RunStoreError, live_run_summary
-from tui.supervisor import Supervisor
+from tui.runs.store import RunStore, RunStoreError, live_run_summary
+from tui.supervision.supervisor import Supervisor
 
 
 def make_run(store: RunStore, attempt: int = 1, **cfg) -> object:

@@ -148,7 +148,7 @@ def test_the_screen_and_its_run_listen_on_nothing(tmp_path: Path) -> None:
         memtui = next(p for p in tree(tmux.pane_pid(pane)) if MEMTUI in " ".join(p.cmdline()))
         procs = tree(memtui.pid)
         names = " ".join(" ".join(p.cmdline()) for p in procs)
-        assert "tui.reaper" in names and "stand_in_trainer" in names  # the whole tree is looked at
+        assert "tui.supervision.reaper" in names and "stand_in_trainer" in names  # the whole tree is looked at
         assert listening(procs) == []
     finally:
         tmux.kill()

@@ -23,8 +23,8 @@ from tests.faultkit import MEMTUI, kill_all
 from tests.supervision import REPO, STAND_IN, Collector, script_env
 from tests.tinydata import make_image_folder
 from trainer.config import RunConfig
-from tui.runstore import RunStore
-from tui.supervisor import Supervisor
+from tui.runs.store import RunStore
+from tui.supervision.supervisor import Supervisor
 
 SHELL_CALLS = {
     ("os", "system"), ("os", "popen"), ("subprocess", "getoutput"), ("subprocess", "getstatusoutput"),
@@ -99,7 +99,7 @@ def test_the_scanner_catches_each_shape_of_shell_use(snippet: str) -> None:
 
 def test_the_scanner_accepts_argument_lists() -> None:
     ok = ("import subprocess, sys\n"
-          "subprocess.Popen([sys.executable, '-m', 'tui.reaper', run], start_new_session=True)\n"
+          "subprocess.Popen([sys.executable, '-m', 'tui.supervision.reaper', run], start_new_session=True)\n"
           "subprocess.run(['ls', path], shell=False, check=True)\n")
     assert shell_uses(ok) == []
 
@@ -141,7 +141,7 @@ def test_the_reaper_and_trainer_get_the_run_folder_as_one_argument(
         sink.wait_steps(1)
         trainer_pid = int((info.run_dir / "trainer.pid").read_text())
         reaper = psutil.Process(int(json.loads((info.run_dir / "meta.json").read_text())["reaper_pid"]))
-        assert reaper.cmdline() == [sys.executable, "-m", "tui.reaper", str(info.run_dir)]
+        assert reaper.cmdline() == [sys.executable, "-m", "tui.supervision.reaper", str(info.run_dir)]
         assert psutil.Process(trainer_pid).cmdline() == [sys.executable, "-m", STAND_IN, "--run-dir", str(info.run_dir)]
         assert not [p for p in reaper.children(recursive=True) if p.name() in ("sh", "bash", "dash")]
         sup.stop()

@@ -13,15 +13,15 @@ import pytest
 from tests.supervision import STAND_IN, WAIT, Collector, group_alive, in_order, script_env, wait_until
 from trainer.config import RunConfig
 from trainer.protocol import RunEnd, RunStart, Step, decode
-from tui.runstore import RunStore
-from tui.supervisor import AttachError, Supervisor
+from tui.runs.store import RunStore
+from tui.supervision.supervisor import AttachError, Supervisor
 
 # A memtui-like process: a Supervisor that launches one run and then waits to be killed.
 CHILD = textwrap.dedent("""
     import sys, time
     from trainer.config import RunConfig
-    from tui.runstore import RunStore
-    from tui.supervisor import Supervisor
+    from tui.runs.store import RunStore
+    from tui.supervision.supervisor import Supervisor
     sup = Supervisor(RunStore(sys.argv[1]), trainer_module=sys.argv[2], sink=lambda n: None)
     info = sup.launch(RunConfig())
     print(info.run_dir, flush=True)

@@ -10,9 +10,9 @@ import pytest
 from tests.supervision import STAND_IN, Collector, group_alive, in_order, script_env, wait_until
 from trainer.config import RunConfig
 from trainer.protocol import RunEnd, RunStart
-from tui.attempt import AttemptStarted
-from tui.runstore import RunStore
-from tui.supervisor import Supervisor
+from tui.runs.store import RunStore
+from tui.supervision.attempt import AttemptStarted
+from tui.supervision.supervisor import Supervisor
 
 
 @pytest.fixture

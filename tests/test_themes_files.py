@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from textual.color import Color
 
-from tui.themes import DEFAULT_THEME, ThemeChoiceError, choose_theme, load_themes, parse_theme
+from tui.ui.themes import DEFAULT_THEME, ThemeChoiceError, choose_theme, load_themes, parse_theme
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -88,12 +88,12 @@ def test_the_wheel_contains_the_theme_files(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for theme in ("memtui-dark", "memtui-light", "memtui-contrast"):
         assert f"tui/themes_data/{theme}.toml" in names
-    assert "tui/app.tcss" in names
+    assert "tui/ui/app.tcss" in names
     # Installed from the wheel (no repository next to it), the themes still load.
     target = tmp_path / "site"
     with zipfile.ZipFile(wheel) as zf:
         zf.extractall(target)
-    probe = "from tui.themes import load_themes; l = load_themes(); print(sorted(l.names), l.problems)"
+    probe = "from tui.ui.themes import load_themes; l = load_themes(); print(sorted(l.names), l.problems)"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
                          env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}, timeout=60)
     assert out.stdout.strip() == "['memtui-contrast', 'memtui-dark', 'memtui-light'] ()", out.stderr[-1000:]

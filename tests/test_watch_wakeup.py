@@ -19,14 +19,14 @@ import pytest
 from tests.supervision import Collector, wait_until
 from trainer.config import RunConfig
 from trainer.protocol import Step, encode
-from tui import wakeup as wakeup_mod
-from tui import watch as watch_mod
-from tui.attempt import AttemptEnded, AttemptInfo, AttemptStarted, now
-from tui.follow import EventFollower
-from tui.rundir import RunDir
-from tui.runstore import RunStore
-from tui.verdict import NOT_OOM, Verdict
-from tui.watch import Watched
+from tui.common.verdict import NOT_OOM, Verdict
+from tui.runs.folder import RunDir
+from tui.runs.store import RunStore
+from tui.supervision import wakeup as wakeup_mod
+from tui.supervision import watch as watch_mod
+from tui.supervision.attempt import AttemptEnded, AttemptInfo, AttemptStarted, now
+from tui.supervision.follow import EventFollower
+from tui.supervision.watch import Watched
 
 PROMPT = 1.0  # seconds: generous, two CPUs shared by a whole team
 

@@ -1,1 +1,1 @@
-"""Theme files shipped inside the package as tui.themes_data (see tui/themes.py)."""
+"""Theme files shipped inside the package as tui.themes_data (see tui/ui/themes.py)."""

@@ -16,12 +16,7 @@ from pathlib import Path
 
 from trainer.config import RunConfig
 from trainer.protocol import Error, Event, ExitCode, Oom, RunEnd, RunStart, Step
-from tui.diagnosis import summary as say
-from tui.diagnosis.memory import memory_kind, merged_details, other_holders, rss_share
-from tui.diagnosis.patterns import NON_FATAL, WEIGHT, Finding, scan
-from tui.diagnosis.rank import rank
-from tui.telemetry.snapshot import Snapshot
-from tui.verdict import (
+from tui.common.verdict import (
     FINISHED,
     HOST_OOM,
     KILLED,
@@ -32,6 +27,11 @@ from tui.verdict import (
     STOPPED,
     Verdict,
 )
+from tui.diagnosis import summary as say
+from tui.diagnosis.memory import memory_kind, merged_details, other_holders, rss_share
+from tui.diagnosis.patterns import NON_FATAL, WEIGHT, Finding, scan
+from tui.diagnosis.rank import rank
+from tui.telemetry.snapshot import Snapshot
 
 __all__ = ["diagnose", "signal_of", "tail_text"]
 

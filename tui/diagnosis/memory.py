@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from trainer.protocol import Oom
+from tui.common.verdict import ASYNC_OOM, DEVICE_OOM, HOST_OOM, MASKED_OOM, PROBABLE_OOM, XLA_OOM
 from tui.diagnosis.patterns import Finding, is_host_allocator
 from tui.telemetry.snapshot import Snapshot
-from tui.verdict import ASYNC_OOM, DEVICE_OOM, HOST_OOM, MASKED_OOM, PROBABLE_OOM, XLA_OOM
 
 # Most specific first: an async-allocator or XLA message says more than the
 # generic ResourceExhaustedError that follows it.

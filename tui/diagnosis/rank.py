@@ -1,7 +1,7 @@
 """Remedies ranked for one verdict: the evidence decides the order.
 
 Only remedies that change something for this config are offered; each
-remedy's title comes from `tui.remedies`, so the screen, the CLI and
+remedy's title comes from `tui.remedies.changes`, so the screen, the CLI and
 automatic recovery use the same words.
 """
 
@@ -11,9 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from trainer.config import RunConfig
-from tui import remedies as rx
-from tui.diagnosis.patterns import human_bytes, parse_dims
-from tui.verdict import (
+from tui.common.verdict import (
     ASYNC_OOM,
     DEVICE_OOM,
     HOST_OOM,
@@ -23,6 +21,8 @@ from tui.verdict import (
     XLA_OOM,
     Remedy,
 )
+from tui.diagnosis.patterns import human_bytes, parse_dims
+from tui.remedies import changes as rx
 
 _GPU_KINDS = (DEVICE_OOM, XLA_OOM, ASYNC_OOM, OTHER_PROCESSES)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from trainer.protocol import Step
+from tui.common.verdict import ASYNC_OOM, DEVICE_OOM, HOST_OOM, MASKED_OOM, PROBABLE_OOM, XLA_OOM
 from tui.diagnosis.patterns import human_bytes
-from tui.verdict import ASYNC_OOM, DEVICE_OOM, HOST_OOM, MASKED_OOM, PROBABLE_OOM, XLA_OOM
 
 
 def when(last_step: Step | None, started: bool | None) -> str:

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import psutil
 
+from tui.common.units import MIB
 from tui.telemetry.nvml import DeviceReading
 from tui.telemetry.snapshot import GpuDevice, GpuProcess, Snapshot
-from tui.telemetry.units import MIB
 
 # Growth beyond this since launch, with no process listed, means NVML is hiding
 # processes from us (some containers list none) rather than the run using nothing.

@@ -1,0 +1,87 @@
+"""`memtui [run options]` / `memtui run`: open the screen and train.
+
+Everything that can be wrong with the command line (config, theme, interval,
+recovery limits) is checked before Textual starts, so each problem is one line
+on stderr and exit 2 instead of a traceback inside a drawn screen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from trainer.config import ConfigError
+from tui.cli.options import add_run_options, resolve_run_config, runs_root
+from tui.telemetry.sampler import add_interval_option
+
+
+def add_screen_options(parser: argparse.ArgumentParser) -> None:
+    """Options of the screen itself, shared with `memtui attach`."""
+    parser.add_argument("--theme", metavar="NAME", default=None,
+                        help="colour theme: memtui-dark (default), memtui-light, memtui-contrast, or any Textual "
+                             "theme; $TEXTUAL_THEME also works, e.g. --theme memtui-light")
+    add_interval_option(parser)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_run_options(parser)
+    add_screen_options(parser)
+    rec = parser.add_argument_group("recovery")
+    rec.add_argument("--auto-recover", action="store_true",
+                     help="after an out-of-memory ending, relaunch with the next remedy on its own (key A toggles it)")
+    rec.add_argument("--min-batch", metavar="N", type=int, default=1,
+                     help="auto-recover never halves the batch below N (default 1), e.g. --min-batch 8")
+    rec.add_argument("--max-attempts", metavar="N", type=int, default=8,
+                     help="auto-recover gives up after N attempts (default 8), e.g. --max-attempts 4")
+    out = parser.add_argument_group("no screen")
+    out.add_argument("--headless", action="store_true",
+                     help="no screen: readable lines on stdout, exit code = outcome (for scripts and CI)")
+    out.add_argument("--json", action="store_true", help="with --headless: one JSON object per line")
+
+
+def fail(prog: str, message: str) -> int:
+    print(f"{prog}: {message}", file=sys.stderr)
+    return 2
+
+
+def run(ns: argparse.Namespace) -> int:
+    prog = "memtui run"
+    try:
+        config = resolve_run_config(ns)
+    except ConfigError as exc:
+        return fail(prog, str(exc))
+    if ns.json and not ns.headless:
+        return fail(prog, "--json needs --headless (the screen is not JSON); add --headless")
+    if ns.headless:
+        from tui.session.headless import run_headless
+
+        return run_headless(config, ns)
+
+    from tui.session.recovery import Recovery
+
+    try:
+        recovery = Recovery(ns.auto_recover, min_batch=ns.min_batch, max_attempts=ns.max_attempts)
+    except ValueError as exc:
+        return fail(prog, str(exc))
+    return open_screen(prog, ns, config=config, recovery=recovery)
+
+
+def open_screen(prog: str, ns: argparse.Namespace, **app_kwargs: object) -> int:
+    """Choose the theme (one line when unknown), build the App and run it."""
+    from tui.ui.themes import ThemeChoiceError, choose_theme, load_themes
+
+    themes = load_themes()
+    try:
+        theme = choose_theme(ns.theme, themes)
+    except ThemeChoiceError as exc:
+        return fail(prog, str(exc))
+    for problem in themes.problems:
+        print(f"{prog}: theme skipped: {problem}", file=sys.stderr)
+
+    from tui.ui.app import MemtuiApp
+
+    app = MemtuiApp(
+        runs_dir=runs_root(ns), theme=theme, themes=themes, interval=ns.interval, **app_kwargs  # type: ignore[arg-type]
+    )
+    result = app.run()
+    return int(result or 0)

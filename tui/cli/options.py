@@ -1,0 +1,86 @@
+"""Run options shared by every command that starts training.
+
+`memtui`, `memtui run`, `memtui attach` and `memtui find-batch` all accept the
+trainer's flags plus `--config FILE.toml` (flags override the file) and
+`--runs-dir`. Errors are `ConfigError` lines; commands print them and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from trainer.config import ConfigError, RunConfig, add_run_arguments, config_from_args
+from tui.kinds.datacheck import check_data_folder
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+RUNS_DIR_ENV = "MEMTUI_RUNS_DIR"
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The trainer's flags, `--config` and `--runs-dir`."""
+    parser.add_argument(
+        "--config", metavar="FILE.toml", default=None,
+        help="read run options from a TOML file (keys as the flags, e.g. batch_size = 16); flags override it",
+    )
+    add_runs_dir_option(parser)
+    add_run_arguments(parser)
+
+
+def add_runs_dir_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--runs-dir", metavar="DIR", default=None,
+        help=f"where run folders live (default ${RUNS_DIR_ENV} or ~/.local/state/memtui/runs)",
+    )
+
+
+def load_toml_config(path: str | Path) -> RunConfig:
+    """A RunConfig from a TOML file; every problem is one ConfigError line."""
+    path = Path(path).expanduser()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"--config: {path} does not exist; give the path of a TOML file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"--config: {path} is a folder; give the path of a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(f"--config: cannot read {path} ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"--config: {path} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"--config: {path} is not valid TOML ({exc})") from None
+    # Accept either top-level keys or a [run] table, so one file can hold more later.
+    if set(data) == {"run"} and isinstance(data["run"], dict):
+        data = data["run"]
+    return RunConfig.from_mapping(data, source=str(path))
+
+
+def resolve_run_config(ns: argparse.Namespace) -> RunConfig:
+    """The config file (if any) overlaid with the flags that were given."""
+    base = load_toml_config(ns.config) if getattr(ns, "config", None) else RunConfig()
+    config = config_from_args(ns, base)
+    if config.data is not None:
+        # Catch a wrong --data here, in a second, rather than after the trainer's
+        # several seconds of TensorFlow start-up (the trainer checks again).
+        check_data_folder(config.data)
+        config = config.replace(data=str(Path(config.data).expanduser()))
+    return config
+
+
+def runs_root(ns: argparse.Namespace | None = None) -> Path:
+    """--runs-dir, else $MEMTUI_RUNS_DIR, else the XDG state dir."""
+    given = getattr(ns, "runs_dir", None) if ns is not None else None
+    if given:
+        return Path(given).expanduser()
+    if os.environ.get(RUNS_DIR_ENV):
+        return Path(os.environ[RUNS_DIR_ENV]).expanduser()
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "memtui" / "runs"

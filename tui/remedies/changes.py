@@ -1,0 +1,163 @@
+"""Remedies for out-of-memory: pure functions from one RunConfig to the next.
+
+Screen keys, automatic recovery and headless mode all call these, so the
+words in `Change.reason` are what users read ("halve the batch 64 → 32,
+accumulate ×2: effective batch stays 64"). A remedy that cannot change
+anything raises `NoRemedy` with the reason in words instead of returning the
+same config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from trainer.config import ConfigError, RunConfig
+from tui.common.verdict import HOST_OOM
+
+_MAX_ACCUM = 4096  # trainer.config's upper bound for --grad-accum
+
+
+class NoRemedy(Exception):
+    """This remedy changes nothing for this config; the message says why."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """A new config and the words that explain it. `id` names the remedy."""
+
+    config: RunConfig
+    reason: str
+    id: str = ""
+
+
+def halve_batch(cfg: RunConfig, keep_effective: bool = False, min_batch: int = 1) -> Change:
+    """Halve the batch; with `keep_effective`, double accumulation so the
+    examples per weight update stay (about) the same."""
+    new_batch = max(min_batch, cfg.batch_size // 2)
+    if cfg.batch_size <= 1:
+        raise NoRemedy("the batch is already 1; it cannot be halved")
+    if new_batch >= cfg.batch_size:
+        raise NoRemedy(f"the batch is {cfg.batch_size}; halving it would go below the minimum batch {min_batch}")
+    if not keep_effective:
+        return Change(_replace(cfg, batch_size=new_batch), f"halve the batch {cfg.batch_size} → {new_batch}",
+                      "halve-batch-further")
+    accum = _doubled_accum(cfg)
+    new = _replace(cfg, batch_size=new_batch, grad_accum=accum)
+    if new.effective_batch == cfg.effective_batch:
+        tail = f"effective batch stays {cfg.effective_batch}"
+    else:
+        tail = f"effective batch {cfg.effective_batch} → {new.effective_batch}"
+    return Change(new, f"halve the batch {cfg.batch_size} → {new_batch}, accumulate ×{accum}: {tail}", "halve-batch")
+
+
+def double_accumulation(cfg: RunConfig) -> Change:
+    """Double gradient accumulation (the effective batch doubles with it)."""
+    accum = _doubled_accum(cfg)
+    new = _replace(cfg, grad_accum=accum)
+    return Change(
+        new,
+        f"accumulate gradients ×{cfg.grad_accum} → ×{accum}: effective batch {cfg.effective_batch} → "
+        f"{new.effective_batch}",
+        "grad-accum",
+    )
+
+
+def toggle_memory_growth(cfg: RunConfig) -> Change:
+    """Memory growth on or off. On drops --gpu-memory-limit: TensorFlow
+    refuses both on one GPU."""
+    if cfg.memory_growth:
+        return Change(_replace(cfg, memory_growth=False),
+                      "turn memory growth off: TensorFlow reserves the GPU's memory at start", "memory-growth")
+    reason = "turn memory growth on: TensorFlow takes GPU memory as it needs it"
+    if cfg.gpu_memory_limit is not None:
+        reason += f" (drops the {cfg.gpu_memory_limit} MB GPU memory cap, which cannot be combined with it)"
+    return Change(_replace(cfg, memory_growth=True, gpu_memory_limit=None), reason, "memory-growth")
+
+
+def toggle_model(cfg: RunConfig) -> Change:
+    """Switch between the seed's two CNNs."""
+    from tui.kinds.estimate import count_params  # estimate is pure arithmetic; imported late to keep this light
+
+    other = "small" if cfg.model == "large" else "large"
+    new = _replace(cfg, model=other)
+    before, after = count_params(cfg), count_params(new)
+    words = "the reduced CNN" if other == "small" else "the larger CNN"
+    return Change(new, f"switch to {words} ({_millions(after)} parameters instead of {_millions(before)})",
+                  "small-model" if other == "small" else "large-model")
+
+
+def toggle_mixed_precision(cfg: RunConfig) -> Change:
+    if cfg.mixed_precision:
+        return Change(_replace(cfg, mixed_precision=False), "turn mixed precision off: compute in float32",
+                      "mixed-precision")
+    return Change(_replace(cfg, mixed_precision=True),
+                  "turn mixed precision on: float16 activations, about half their memory", "mixed-precision")
+
+
+# --- the automatic-recovery ladder --------------------------------------------
+
+# Rung ids match tui.session.recovery.rung_of. Every rung but the last is climbed once.
+LADDER = ("memory-growth", "halve-batch", "mixed-precision", "small-model", "halve-batch-further")
+
+
+def next_rung(cfg: RunConfig, tried: Sequence[str], min_batch: int = 1, kind: str | None = None) -> Change | None:
+    """The next remedy on the ladder that changes something, or None when it is
+    exhausted. `tried` holds the rung ids already climbed in this chain. With
+    `kind` = host OOM, rungs that only touch GPU memory are skipped."""
+    for rung in LADDER:
+        if rung in tried and rung != "halve-batch-further":
+            continue
+        if kind == HOST_OOM and rung == "memory-growth":
+            continue
+        try:
+            return _RUNGS[rung](cfg, min_batch)
+        except NoRemedy:
+            continue
+    return None
+
+
+def _growth_on(cfg: RunConfig, _min_batch: int) -> Change:
+    if cfg.memory_growth:
+        raise NoRemedy("memory growth is already on")
+    return toggle_memory_growth(cfg)
+
+
+def _precision_on(cfg: RunConfig, _min_batch: int) -> Change:
+    if cfg.mixed_precision:
+        raise NoRemedy("mixed precision is already on")
+    return toggle_mixed_precision(cfg)
+
+
+def _small_model(cfg: RunConfig, _min_batch: int) -> Change:
+    if cfg.model == "small":
+        raise NoRemedy("the reduced CNN is already in use")
+    return toggle_model(cfg)
+
+
+_RUNGS: dict[str, Callable[[RunConfig, int], Change]] = {
+    "memory-growth": _growth_on,
+    "halve-batch": lambda cfg, m: halve_batch(cfg, keep_effective=True, min_batch=m),
+    "mixed-precision": _precision_on,
+    "small-model": _small_model,
+    "halve-batch-further": lambda cfg, m: halve_batch(cfg, min_batch=m),
+}
+
+
+def _doubled_accum(cfg: RunConfig) -> int:
+    if cfg.strategy == "mirrored":
+        raise NoRemedy("gradient accumulation is not supported with --strategy mirrored")
+    if cfg.grad_accum * 2 > _MAX_ACCUM:
+        raise NoRemedy(f"gradient accumulation is already ×{cfg.grad_accum}, the most allowed is ×{_MAX_ACCUM}")
+    return cfg.grad_accum * 2
+
+
+def _replace(cfg: RunConfig, **changes: object) -> RunConfig:
+    try:
+        return cfg.replace(**changes)
+    except ConfigError as exc:  # a remedy must never hand out an invalid config
+        raise NoRemedy(str(exc)) from None
+
+
+def _millions(n: int) -> str:
+    return f"{n / 1e6:.1f} M"

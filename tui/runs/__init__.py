@@ -1,0 +1,1 @@
+"""The durable record of runs: the runs folder, one run's folder, and the facts read from it."""

@@ -1,0 +1,289 @@
+"""The supervisor: launch, stop, relaunch, attach and detach training runs.
+
+memtui starts `python -m tui.supervision.reaper RUN` in a new process session; the reaper
+starts the trainer in the same group and records its exit. Because the run
+lives in its own session, memtui can die, be detached or lose its terminal and
+the run goes on; a later `attach` replays `RUN/events.jsonl` and follows it.
+
+Everything the supervisor has to say goes to `sink` as frozen notices
+(`tui.supervision.attempt`), in order. By default they come from one background dispatcher
+thread, so a sink may block (the headless printer). A sink that never blocks
+and may be called from any thread (the screen's `Handoff`) passes
+`sink_blocks=False` and is called where the notice arises: one thread wake-up
+less per trainer write, measurable at 20 writes a second.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import queue
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from trainer.config import RunConfig
+from tui.common.verdict import Verdict
+from tui.runs.folder import RunDir
+from tui.runs.store import RunStore
+from tui.supervision import procctl
+from tui.supervision.attempt import (
+    AttemptEnded,
+    AttemptInfo,
+    AttemptStarted,
+    EventBatch,
+    Notice,
+    SupervisorProblem,
+    now,
+)
+from tui.supervision.watch import Watched, try_lock
+
+__all__ = ["AttachError", "AttemptEnded", "AttemptInfo", "AttemptStarted", "EventBatch", "Notice", "Supervisor",
+           "SupervisorProblem"]
+
+MODULE_ENV = "MEMTUI_TRAINER_MODULE"
+REAPER_GRACE = 2.0  # seconds for the reaper to record a SIGKILLed trainer
+
+
+class AttachError(Exception):
+    """Why a run cannot be attached, in one line."""
+
+
+class Supervisor:
+    def __init__(self, store: RunStore, *, session: str | None = None, trainer_module: str | None = None,
+                 sink: Callable[[Notice], None], sink_blocks: bool = True, sampler: Any = None,
+                 grace_int: float = 10.0, grace_term: float = 5.0) -> None:
+        self.store = store
+        self.session = session or f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+        self.trainer_module = trainer_module or os.environ.get(MODULE_ENV) or "trainer"
+        self.sampler = sampler
+        self.grace_int = grace_int
+        self.grace_term = grace_term
+        self._sink = sink
+        self._current: Watched | None = None
+        self._ended: list[AttemptInfo] = []
+        self._launching = threading.Lock()
+        self._queue: queue.SimpleQueue[Notice | None] = queue.SimpleQueue()
+        self._dispatcher: threading.Thread | None = None
+        self._emit_lock = threading.Lock()  # direct calls keep the order of their notices
+        if sink_blocks:
+            self._dispatcher = threading.Thread(target=self._dispatch, name="supervisor-notices", daemon=True)
+            self._dispatcher.start()
+        self._closed = False
+
+    # --- notices ---------------------------------------------------------
+
+    def _emit(self, notice: Notice) -> None:
+        if isinstance(notice, AttemptEnded):
+            self._ended.append(notice.attempt)
+        if self._dispatcher is not None:
+            self._queue.put(notice)
+            return
+        with self._emit_lock:
+            self._deliver(notice)
+
+    def _deliver(self, notice: Notice) -> None:
+        try:
+            self._sink(notice)
+        except Exception as exc:  # the listener's bug must not stop the notices
+            print(f"memtui: a notice handler failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+    def _dispatch(self) -> None:
+        while (notice := self._queue.get()) is not None:
+            self._deliver(notice)
+
+    # --- what is going on --------------------------------------------------
+
+    @property
+    def current(self) -> AttemptInfo | None:
+        return self._current.info if self._current is not None else None
+
+    @property
+    def history(self) -> list[AttemptInfo]:
+        """Every attempt of this session, oldest first, the current one last."""
+        done = list(self._ended)
+        cur = self._current
+        if cur is not None and all(a.run_id != cur.info.run_id for a in done):
+            done.append(cur.info)
+        return done
+
+    def _next_number(self) -> int:
+        numbers = [a.number for a in self.history]
+        return max(numbers, default=0) + 1
+
+    # --- launch ----------------------------------------------------------
+
+    def launch(self, config: RunConfig, reason: str = "launch") -> AttemptInfo:
+        """Start a new attempt; a live one is stopped first and waited for. Blocks."""
+        with self._launching:
+            self._end_current()
+            if config.backup_dir is None:
+                config = config.replace(backup_dir=str(self.store.backup_dir(self.session)))
+            baseline = self.sampler.take_baseline() if self.sampler is not None else None
+            number = self._next_number()
+            run = self.store.new_run(config, session=self.session, attempt=number, reason=reason,
+                                     trainer_module=self.trainer_module, baseline=_jsonable(baseline))
+            lock_fd = try_lock(run)
+            with open(run.log_path, "ab") as log:
+                popen = subprocess.Popen(
+                    [sys.executable, "-m", "tui.supervision.reaper", str(run.path)],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
+                )
+            run.update_meta(reaper_pid=popen.pid, pgid=popen.pid)
+            if self.sampler is not None:
+                self.sampler.set_run(popen.pid)
+            info = AttemptInfo(number=number, run_id=run.id, run_dir=run.path, config=config, reason=reason,
+                               state="starting", started=now())
+            watched = Watched(info, run, popen=popen, lock_fd=lock_fd, emit=self._emit,
+                              diagnose=self._diagnose, baseline=baseline)
+            self._current = watched
+            watched.start()
+            return info
+
+    def _end_current(self) -> None:
+        cur = self._current
+        if cur is None or cur.done.is_set():
+            return
+        if cur.info.read_only or cur.exited.is_set():
+            if cur.info.read_only:
+                self.detach()
+            cur.done.wait(self.grace_int + self.grace_term + REAPER_GRACE + 5)
+            return
+        self.stop()
+        if not cur.done.wait(self.grace_int + self.grace_term + REAPER_GRACE + 5):
+            self._emit(SupervisorProblem(f"run {cur.run.id} did not end after stop; launching anyway"))
+            self.detach()
+
+    # --- stop ------------------------------------------------------------
+
+    def stop(self, force: bool = False) -> None:
+        """Stop the current run: SIGINT, then SIGTERM and SIGKILL after their graces.
+        A second call (or `force`) skips to SIGTERM. Never blocks."""
+        cur = self._current
+        if cur is None or cur.done.is_set() or cur.exited.is_set():
+            return
+        if cur.info.read_only:
+            self._emit(SupervisorProblem(
+                f"this screen is read-only: another memtui controls run {cur.run.id}; stop it there"))
+            return
+        with cur.lock:
+            level = cur.stop_level
+            cur.stop_level = 2 if (force or level >= 1) else 1
+        if level >= 1:
+            cur.force.set()
+            return
+        if force:
+            cur.force.set()
+        info = cur.update(state="stopping")
+        self._emit(EventBatch(info, (), 0))
+        # Not a daemon: a stop asked for must finish even if memtui is quitting.
+        threading.Thread(target=self._escalate, args=(cur,), name=f"stop-{cur.run.id}").start()
+
+    def _escalate(self, cur: Watched) -> None:
+        if cur.pgid is None:
+            return
+        if not cur.force.is_set():
+            procctl.signal_group(cur.pgid, signal.SIGINT)
+            if self._wait_end(cur, self.grace_int, stop_on_force=True):
+                return
+        procctl.signal_group(cur.pgid, signal.SIGTERM)
+        if self._wait_end(cur, self.grace_term):
+            return
+        # SIGKILL the trainer and its children first and let the reaper record
+        # that; then sweep the group so nothing is left holding memory.
+        pids = [p for p in procctl.group_members(cur.pgid) if p != cur.reaper_pid]
+        for pid in pids:
+            procctl.signal_pid(pid, signal.SIGKILL)
+        self._wait_end(cur, REAPER_GRACE)
+        procctl.signal_group(cur.pgid, signal.SIGKILL)
+
+    def _wait_end(self, cur: Watched, seconds: float, stop_on_force: bool = False) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if cur.exited.is_set() or cur.process_ended():
+                return True
+            if stop_on_force and cur.force.is_set():
+                return False
+            time.sleep(0.05)
+        return cur.process_ended()
+
+    # --- attach / detach -----------------------------------------------------
+
+    def attach(self, run_dir: RunDir | str | Path, read_only: bool | None = None) -> AttemptInfo:
+        """Replay a stored run's events, then follow it live. Control needs RUN/control.lock;
+        without it (another memtui holds it, or read_only=True) the attempt is read-only."""
+        run = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir).resolve())
+        live = run.is_live()
+        damage = run.damage(live)
+        if damage:
+            raise AttachError(f"cannot attach to run {run.id}: its folder is damaged ({damage})")
+        config = run.config()
+        if self._current is not None and not self._current.done.is_set():
+            self.detach()
+        lock_fd = None if read_only else try_lock(run)
+        meta = run.meta()
+        if lock_fd is not None and isinstance(meta.get("session"), str):
+            self.session = meta["session"]  # relaunches continue this session and its backups
+        number = meta.get("attempt") if isinstance(meta.get("attempt"), int) else self._next_number()
+        created = meta.get("created")
+        info = AttemptInfo(number=number, run_id=run.id, run_dir=run.path, config=config, reason="attach",
+                           state="starting", started=created if isinstance(created, (int, float)) else now(),
+                           read_only=lock_fd is None)
+        watched = Watched(info, run, popen=None, lock_fd=lock_fd, emit=self._emit, diagnose=self._diagnose)
+        self._current = watched
+        if self.sampler is not None and live and watched.reaper_pid:
+            self.sampler.set_run(watched.reaper_pid)
+        watched.start()
+        if info.read_only and not read_only:
+            self._emit(SupervisorProblem(f"read-only: another memtui controls run {run.id}; "
+                                         "this screen follows it but cannot stop or relaunch it"))
+        return info
+
+    def detach(self) -> None:
+        """Stop following the current run and release its lock; the trainer goes on."""
+        cur = self._current
+        if cur is None:
+            return
+        cur.detached.set()
+        cur.wake()
+        if cur.thread.is_alive() and threading.current_thread() is not cur.thread:
+            cur.thread.join(timeout=2.0)
+        cur.release()
+        if all(a.run_id != cur.info.run_id for a in self._ended):
+            self._ended.append(cur.info)
+        if self.sampler is not None:
+            self.sampler.set_run(None)
+        self._current = None
+
+    def close(self) -> None:
+        """Detach (a stop already asked for still completes) and end the notices."""
+        if self._closed:
+            return
+        self._closed = True
+        cur = self._current
+        if cur is not None and cur.stop_level == 0:
+            self.detach()
+        if self._dispatcher is not None:
+            self._queue.put(None)
+            self._dispatcher.join(timeout=2.0)
+
+    # --- the end of an attempt -------------------------------------------------
+
+    def _diagnose(self, **kwargs: Any) -> Verdict:
+        from tui.diagnosis import diagnose  # imported when an attempt ends, not at start-up
+
+        if self.sampler is not None:
+            self.sampler.set_run(None)
+        return diagnose(**kwargs)
+
+
+def _jsonable(baseline: Any) -> Any:
+    if baseline is not None and dataclasses.is_dataclass(baseline) and not isinstance(baseline, type):
+        return dataclasses.asdict(baseline)
+    return None

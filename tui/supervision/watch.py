@@ -1,0 +1,320 @@
+"""One attempt under watch: its process handles, its follower, and the loop
+that turns the event file into batched notices until the process ends.
+
+Split from the supervisor so each file holds one responsibility: this one
+follows and concludes an attempt; `supervisor.py` decides what to launch, stop
+and attach.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+from trainer.protocol import Event, RunStart
+from tui.common.verdict import KILLED, NOT_OOM, Remedy, Verdict
+from tui.runs.facts import state_of_verdict
+from tui.runs.folder import RunDir
+from tui.supervision import procctl
+from tui.supervision.attempt import (
+    AttemptEnded,
+    AttemptInfo,
+    AttemptStarted,
+    EventBatch,
+    Notice,
+    Progress,
+    SupervisorProblem,
+    now,
+)
+from tui.supervision.reaper import write_json_atomic
+from tui.supervision.wakeup import Wakeup
+
+# The loop sleeps until the trainer writes (inotify) or the reaper exits (a
+# pidfd), see tui/supervision/wakeup.py; where either is missing it polls every IDLE_SLEEP
+# as before. So an event reaches the screen at once, or within a poll where it
+# must (~10 ms), plus at most a batch, well inside the screen's 100 ms budget
+# for showing the newest step (tui/widgets/steplog.py). The screen throttles
+# its repaints itself; batching here only bounds the notices (at most ~100 a
+# second, one per step at 20 steps/s).
+BATCH_SECONDS = 0.01
+BATCH_EVENTS = 500
+IDLE_SLEEP = 0.01
+LIVENESS_EVERY = 0.25
+DISK_LOW = 64 * 1024  # less than this free: the disk is full for our purposes
+
+
+def try_lock(run: RunDir) -> int | None:
+    """Take RUN/control.lock; the fd while held, None when another memtui holds it."""
+    fd = os.open(run.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+class Watched:
+    """An attempt being followed. `popen` is set only for runs this process launched."""
+
+    def __init__(self, info: AttemptInfo, run: RunDir, *, popen: subprocess.Popen[bytes] | None,
+                 lock_fd: int | None, emit: Callable[[Notice], None], diagnose: Callable[..., Verdict],
+                 baseline: object = None) -> None:
+        from tui.supervision.follow import EventFollower
+
+        self.info = info
+        self.run = run
+        self.popen = popen
+        self.lock_fd = lock_fd
+        self.emit = emit
+        self.diagnose = diagnose
+        self.baseline = baseline
+        meta = run.meta()
+        self.reaper_pid: int | None = popen.pid if popen else meta.get("reaper_pid")
+        self.pgid: int | None = popen.pid if popen else meta.get("pgid")
+        self.follower = EventFollower(run.events_path)
+        self.wakeup = Wakeup(run.events_path, self.reaper_pid)  # its descriptors live while the loop runs
+        self.progress = Progress()
+        self.recent: deque[Event] = deque(maxlen=400)
+        self.run_start: RunStart | None = None
+        self.peak_rss: int | None = None
+        self._trainer: psutil.Process | None = None
+        self.lock = threading.Lock()
+        self.exited = threading.Event()  # the reaper (so the trainer) is gone
+        self.done = threading.Event()  # the verdict went out, or we detached
+        self.detached = threading.Event()
+        self.force = threading.Event()
+        self.stop_level = 0  # 0 none, 1 SIGINT sent, 2 forcing
+        self.thread = threading.Thread(target=self._loop, name=f"watch-{run.id}", daemon=True)
+
+    # --- state -----------------------------------------------------------
+
+    def update(self, **changes: object) -> AttemptInfo:
+        with self.lock:
+            self.info = dataclasses.replace(self.info, **changes)
+            return self.info
+
+    def process_ended(self) -> bool:
+        if self.popen is not None:
+            return self.popen.poll() is not None
+        # Not run.is_live(): that turns false once exit.json exists, while the
+        # reaper may still be exiting; "ended" here means no process is left.
+        needle = str(self.run.path)
+        return not (procctl.is_our_process(self.reaper_pid, needle)
+                    or procctl.is_our_process(self.run.trainer_pid(), needle))
+
+    # --- the loop --------------------------------------------------------
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def wake(self) -> None:
+        """End the loop's current sleep, so a `detached` just set is seen at once."""
+        self.wakeup.wake()
+
+    def _loop(self) -> None:
+        try:
+            self._follow()
+        except Exception as exc:  # a thread boundary: report, never die silently
+            self.emit(SupervisorProblem(f"following run {self.run.id} failed: {type(exc).__name__}: {exc}"))
+        finally:
+            self.wakeup.close()
+            self.follower.close()
+            self.done.set()
+
+    def _follow(self) -> None:
+        self.emit(AttemptStarted(self.info))
+        wakeup = self.wakeup.open()
+        batch: list[Event] = []
+        garbage = 0
+        last_flush = last_check = time.monotonic()
+        notes_sent = 0
+        exit_hint = False  # the pidfd said the reaper is gone
+        while not self.detached.is_set():
+            events, bad = self.follower.poll()
+            # A write between that read and a new watch raised no event: read again before sleeping.
+            again = self.follower.fd is not None and wakeup.track_file(self.follower.fd)
+            if events or bad:
+                self._absorb(events)
+                batch.extend(events)
+                garbage += bad
+            if len(self.follower.notes) > notes_sent:
+                for note in self.follower.notes[notes_sent:]:
+                    self.emit(SupervisorProblem(note))
+                notes_sent = len(self.follower.notes)
+            clock = time.monotonic()
+            if (batch or garbage) and (clock - last_flush >= BATCH_SECONDS or len(batch) >= BATCH_EVENTS):
+                self._flush(batch, garbage)
+                batch, garbage, last_flush = [], 0, clock
+            # Without a pidfd our own child is checked every pass (a cheap waitpid);
+            # a run started by another memtui needs psutil, so it and the RSS sample are rarer.
+            every_pass = self.popen is not None and not wakeup.exit_events
+            slow_due = clock - last_check >= LIVENESS_EVERY
+            if slow_due:
+                last_check = clock
+                self._sample_rss()
+            if (every_pass or slow_due or exit_hint) and self.process_ended():
+                self.exited.set()
+                break
+            if again or self.follower.backlog or ((events or bad) and not wakeup.file_events):
+                exit_hint = False
+                continue
+            exit_hint = wakeup.wait(self._timeout(clock, last_check, last_flush if batch or garbage else None,
+                                                  short=every_pass or not wakeup.file_events))
+        if self.detached.is_set():
+            self._flush(batch, garbage)
+            return
+        events, bad = self.follower.finish()
+        self._absorb(events)
+        self._flush([*batch, *events], garbage + bad)
+        self._conclude()
+
+    def _timeout(self, clock: float, last_check: float, last_flush: float | None, short: bool) -> float:
+        """Until the next liveness check, or the pending batch's flush; IDLE_SLEEP at
+        most where a write, the end or a detach would not end the sleep by itself."""
+        due = last_check + LIVENESS_EVERY
+        if last_flush is not None:
+            due = min(due, last_flush + BATCH_SECONDS)
+        if short or not self.wakeup.can_wake:
+            due = min(due, clock + IDLE_SLEEP)
+        return max(0.0, due - clock)
+
+    def _absorb(self, events: list[Event]) -> None:
+        if not events:
+            return
+        self.recent.extend(events)
+        for event in events:
+            if isinstance(event, RunStart) and self.run_start is None:
+                self.run_start = event
+        self.progress.apply(events)
+
+    def _flush(self, batch: list[Event], garbage: int) -> None:
+        if not batch and not garbage:
+            return
+        info = self.update_progress()
+        for i in range(0, max(len(batch), 1), BATCH_EVENTS):
+            chunk = tuple(batch[i:i + BATCH_EVENTS])
+            self.emit(EventBatch(info, chunk, garbage if i == 0 else 0))
+
+    def update_progress(self) -> AttemptInfo:
+        with self.lock:
+            self.info = self.progress.into(self.info)
+            return self.info
+
+    def _sample_rss(self) -> None:
+        """The trainer's resident memory, kept for telling a host OOM kill from other kills."""
+        try:
+            if self._trainer is None:
+                pid = self.run.trainer_pid()
+                if pid is None:
+                    return
+                self._trainer = psutil.Process(pid)
+            rss = self._trainer.memory_info().rss
+        except psutil.Error:
+            return
+        if self.peak_rss is None or rss > self.peak_rss:
+            self.peak_rss = rss
+
+    # --- the end ---------------------------------------------------------
+
+    def _sweep(self) -> None:
+        """Kill what is left of the run's process group once the reaper and trainer
+        are gone. A child of the trainer (a data-loading worker, say) is orphaned
+        when the trainer dies of a signal and would hold its memory until reboot.
+        The group id cannot name another group while any of these is alive."""
+        if self.pgid and not self.info.read_only:
+            procctl.signal_group(self.pgid, signal.SIGKILL)
+
+    def _conclude(self) -> None:
+        self._sweep()
+        exit_info = self.run.exit_info() or {}
+        code = exit_info.get("returncode")
+        exit_code = code if isinstance(code, int) else None
+        stored = self.run.verdict() if self.popen is None else None
+        if stored is not None:
+            verdict = stored
+        else:
+            events = tuple(self.recent)
+            if self.run_start is not None and self.run_start not in events:
+                events = (self.run_start, *events)
+            try:
+                verdict = self.diagnose(
+                    exit_code=exit_code, log_tail=self.run.log_tail(), events=events, config=self.info.config,
+                    baseline=self.baseline, peak_rss=self.peak_rss, host_total=psutil.virtual_memory().total,
+                )
+            except Exception as exc:  # the attempt must still end on screen
+                self.emit(SupervisorProblem(f"diagnosis failed: {type(exc).__name__}: {exc}"))
+                verdict = Verdict(KILLED if (exit_code or 0) < 0 else NOT_OOM,
+                                  f"the trainer ended with exit {exit_code}; the diagnosis failed")
+            if verdict.kind == NOT_OOM:
+                verdict = disk_full_verdict(self.run.path) or verdict
+            if not self.info.read_only or not self.run.verdict_path.exists():
+                try:
+                    write_json_atomic(self.run.verdict_path, verdict.to_dict())
+                except OSError as exc:
+                    self.emit(SupervisorProblem(f"cannot write {self.run.verdict_path}: {exc.strerror}"))
+        ended = exit_info.get("ended")
+        self.update_progress()
+        disk_full = bool(verdict.details.get("disk_full"))
+        state = state_of_verdict(verdict) if exit_info or stored or disk_full else _unknown(verdict)
+        if self.stop_level and state in ("crashed", "killed") and _interrupted(exit_code, self.run.log_tail(2048)):
+            # Stopped before the trainer had its handlers in place (say, while
+            # importing TensorFlow): the person asked for this ending.
+            state = "stopped"
+        info = self.update(state=state,
+                           ended=ended if isinstance(ended, (int, float)) else now(),
+                           exit_code=exit_code, verdict=verdict)
+        self.release()
+        self.emit(AttemptEnded(info, verdict))
+
+    def release(self) -> None:
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)
+            self.lock_fd = None
+
+
+def disk_full_verdict(run_path: Path) -> Verdict | None:
+    """The verdict for a run whose folder's disk has no room left, else None.
+    With the disk full, neither the trainer's traceback nor the reaper's exit
+    record could be written, so the log alone would explain nothing."""
+    try:
+        fs = os.statvfs(run_path)
+    except OSError:
+        return None
+    free = fs.f_bavail * fs.f_frsize
+    if free >= DISK_LOW:
+        return None
+    # The fix is a remedy line of its own, so a short screen that cuts the
+    # summary still shows it.
+    fix = Remedy("free-disk", "free some space, or choose another folder with --runs-dir",
+                 f"{run_path.parent} has {free:,} bytes free")
+    return Verdict(NOT_OOM, f"The disk holding the run folder is full ({free:,} bytes free under "
+                   f"{run_path.parent}): the trainer could not write its events or its log, and how it ended "
+                   "could not be recorded. Free some space, or choose another folder with --runs-dir.",
+                   details={"disk_full": True, "free_bytes": free, "runs_dir": str(run_path.parent)},
+                   remedies=(fix,))
+
+
+def _interrupted(exit_code: int | None, log_tail: str) -> bool:
+    # A SIGINT during the interpreter's own start-up ends it with exit 1 and
+    # "Fatal Python error: init_import_site" instead of a KeyboardInterrupt.
+    return exit_code in (-2, -15) or (
+        exit_code == 1 and ("KeyboardInterrupt" in log_tail or "Fatal Python error" in log_tail)
+    )
+
+
+def _unknown(verdict: Verdict) -> str:
+    """No exit.json: the reaper died too. Keep what the events said, else `unknown`."""
+    state = state_of_verdict(verdict)
+    return state if state in ("finished", "stopped", "oom") else "unknown"
+

@@ -1,0 +1,347 @@
+"""The memtui screen: the App that owns the supervisor and the sampler.
+
+Threads never touch widgets: the supervisor's sink and the sampler's callback
+post messages (`post_message` is thread-safe), and blocking work (launching,
+which stops a live run first; the batch search) runs in thread workers. The
+event loop only formats text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import BindingType
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from trainer.config import RunConfig
+from tui.common.verdict import Verdict
+from tui.supervision.attempt import AttemptEnded, AttemptStarted, EventBatch, Notice, SupervisorProblem
+from tui.ui.keyactions import KeyActions
+from tui.ui.screens.main import MainScreen
+from tui.ui.themes import DEFAULT_THEME, LoadedThemes, load_themes
+from tui.ui.widgets import remedykeys
+from tui.ui.widgets.header import HeaderView, RunHeader
+from tui.ui.widgets.keys import KEYS, bindings
+from tui.ui.widgets.messages import Handoff, SamplesWaiting
+from tui.ui.widgets.words import LIVE_STATES
+
+if TYPE_CHECKING:
+    from tui.session.recovery import Recovery
+    from tui.supervision.attempt import AttemptInfo
+    from tui.supervision.supervisor import Supervisor
+    from tui.telemetry.snapshot import Snapshot
+
+EXIT_AFTER_FIRST_PAINT = "MEMTUI_EXIT_AFTER_PAINT"  # for bench/startup.py
+TICK_SECONDS = 1.0
+
+
+class MemtuiApp(KeyActions, App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "memtui"
+    MODES: ClassVar[dict[str, Any]] = {"main": MainScreen}
+    DEFAULT_MODE = "main"
+    BINDINGS: ClassVar[list[BindingType]] = bindings()  # type: ignore[assignment]
+
+    run_state: reactive[str] = reactive("idle", bindings=True)
+    # No key is enabled or greyed by it: a change need not rebuild the footer.
+    auto_recover: reactive[bool] = reactive(False)
+    searching: reactive[bool] = reactive(False, bindings=True)
+
+    def __init__(
+        self,
+        config: RunConfig | None,
+        *,
+        runs_dir: Path | None = None,
+        theme: str = DEFAULT_THEME,
+        themes: LoadedThemes | None = None,
+        interval: float = 1.0,
+        recovery: Recovery | None = None,
+        attach: Path | None = None,
+        live: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.runs_dir = runs_dir
+        self.interval = interval
+        self.recovery = recovery
+        self.attach_dir = attach
+        self.live = live
+        self.clock = clock
+        self.loaded = themes or load_themes()
+        for t in self.loaded.themes:
+            self.register_theme(t)
+        self.theme = theme
+        self.attempt: AttemptInfo | None = None
+        self.last_step: Any = None
+        self.supervisor: Supervisor | None = None
+        self.sampler: Any = None
+        self._sampled = 0  # the sampler's snapshots taken onto the screen so far
+        self._first_sample_asked = False
+        self._exit_when_ended = False
+        self._stop_pressed = False
+        self.auto_recover = bool(recovery and recovery.enabled)
+
+    @property
+    def main(self) -> MainScreen:
+        screen = self.get_screen_stack("main")[0]
+        assert isinstance(screen, MainScreen)
+        return screen
+
+    # --- lifecycle --------------------------------------------------------------
+
+    def on_ready(self) -> None:
+        # Ready comes after the main screen is composed and first painted.
+        for problem in self.loaded.problems:
+            self.notify(f"theme skipped: {problem}", severity="warning", timeout=8)
+        # One clock for everything that follows a run at a human pace, so it all
+        # lands in one frame a tick (see `_tick`); a faster sampler sets the pace.
+        self.set_interval(min(TICK_SECONDS, self.interval), self._tick)
+        self.refresh_header()
+        self._exit_on_signals()
+        if os.environ.get(EXIT_AFTER_FIRST_PAINT):
+            self.call_after_refresh(self.exit, 0)
+            return
+        if self.live:
+            self._start_live()
+
+    def _start_live(self) -> None:
+        # Imported here: they pull in psutil/NVML, which the first frame does not need.
+        from tui.runs.store import RunStore
+        from tui.supervision.supervisor import Supervisor
+        from tui.telemetry.sampler import Sampler
+
+        self.sampler = Sampler(interval=self.interval, on_snapshot=self._sampled_in_thread)
+        notices: Handoff[Notice] = Handoff(asyncio.get_running_loop(), self._take_notices, self._context)
+        self.supervisor = Supervisor(
+            RunStore(self.runs_dir or Path(".")),
+            sink=notices.put,
+            sink_blocks=False,
+            sampler=self.sampler,
+        )
+        self.sampler.start()
+        if self.attach_dir is not None:
+            self._attach(self.attach_dir)
+        elif self.config is not None:
+            self.launch(self.config, "first launch")
+
+    def _exit_on_signals(self) -> None:
+        """SIGTERM and SIGHUP (`kill`, a closed terminal) leave the way `q` then
+        `l` does: the terminal restored, the run going on in its own session.
+        Python's default would die on the spot, leaving the terminal in raw mode
+        on the alternate screen with mouse reporting on."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(signum, self._signalled, signum)
+
+    def _signalled(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        info = self.attempt
+        if info is not None and self.run_state in LIVE_STATES and not self._exit_when_ended:
+            note = f"memtui: {name}; run {info.run_id} goes on (memtui attach)"
+        else:
+            note = f"memtui: {name}: exited"
+        self.exit(128 + signum, return_code=128 + signum, message=note)
+
+    def on_unmount(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGHUP):
+                loop.remove_signal_handler(signum)
+        if self.supervisor is not None:
+            self.supervisor.close()
+        if self.sampler is not None:
+            self.sampler.stop()
+
+    # --- data from threads --------------------------------------------------------
+
+    def _sampled_in_thread(self, snapshot: Snapshot) -> None:
+        """The sampler's callback, in its thread. Only the first snapshot wakes the
+        screen (it replaces the waiting line at once); the tick takes the rest
+        from the sampler, so a sample costs no wake-up and message of its own."""
+        if not self._first_sample_asked:
+            self._first_sample_asked = True
+            self.post_message(SamplesWaiting())
+
+    def on_samples_waiting(self, message: SamplesWaiting) -> None:
+        self._take_samples()
+
+    def _take_samples(self) -> None:
+        """Every snapshot the sampler stored since the last look, in order, kept for
+        the sparkline; the gauges draw them with the tick's frame (the very first
+        at once)."""
+        if self.sampler is None or not self._screen_ready():
+            return
+        new, self._sampled = self.sampler.since(self._sampled)
+        for snapshot in new:
+            self.main.feed_snapshot(snapshot, draw=False)
+
+    def feed_snapshot(self, snapshot: Snapshot) -> None:
+        self.main.feed_snapshot(snapshot)
+
+    def _take_notices(self, notices: list[Notice]) -> None:
+        """The supervisor's notices, in order, on the event loop (see Handoff)."""
+        try:
+            for notice in notices:
+                if not self._screen_ready():
+                    return
+                self.handle_notice(notice)
+        except Exception as error:  # as a message handler's would: Textual shows it and exits
+            self._handle_exception(error)
+
+    def _screen_ready(self) -> bool:
+        """False while the app is shutting down: notices from the supervisor's
+        thread can still arrive after the widgets are gone, even after the main
+        screen itself. (The header is a child of the screen: looking at its
+        children is cheap, a DOM query per notice was not.)"""
+        try:
+            stack = self.get_screen_stack("main")
+        except KeyError:
+            return False
+        return bool(stack) and any(isinstance(child, RunHeader) for child in stack[0].children)
+
+    def handle_notice(self, notice: Notice) -> None:
+        """Apply one supervisor notice to the screen (also used to replay recorded runs)."""
+        if isinstance(notice, SupervisorProblem):
+            self.notify(notice.message, severity="error", timeout=10)
+            self.main.log_line(f"! {notice.message}")
+            return
+        info = notice.attempt
+        if self.attempt is not None and info.number < self.attempt.number:
+            return  # a late notice from an attempt already replaced
+        self.attempt = info
+        if isinstance(notice, AttemptStarted):
+            self.last_step = None
+            self._stop_pressed = False
+            self.main.attempt_started(info)
+        elif isinstance(notice, EventBatch):
+            step = self.main.events(info, notice.events, notice.garbage)
+            first = self.last_step is None and step is not None
+            self.last_step = step or self.last_step
+            if info.state == self.run_state and not first:
+                # Steady stepping: the header and history follow on the tick, so
+                # 20 batches a second cost the newest-step row only, not 20 frames.
+                return
+        elif isinstance(notice, AttemptEnded):
+            self._ended(info, notice.verdict)
+        self.run_state = info.state
+        self.refresh_header()
+
+    def _ended(self, info: AttemptInfo, verdict: Verdict) -> None:
+        change = None
+        note = None
+        if self.recovery is not None and not self._exit_when_ended and not self._stop_pressed:
+            change = self.recovery.on_end(info, verdict)
+            note = self.recovery.gave_up if verdict.is_oom else None
+            if change is not None:
+                note = f"auto-recover: relaunching — {change.reason}"
+        self.main.attempt_ended(info, verdict, self._enabled_keys(info), note)
+        if self._exit_when_ended:
+            self.exit(0)
+        elif change is not None:
+            self.launch(change.config, change.reason)
+
+    def refresh_header(self) -> None:
+        """Show a change of state now (a start, an end, the first step, a key)."""
+        if not self._screen_ready():
+            return
+        info = self.attempt
+        elapsed = None
+        if info is not None and info.started:
+            elapsed = (info.ended or self.clock()) - info.started
+        self.main.show_header(
+            HeaderView(
+                state=info.state if info else ("starting" if self.live and self.config else "idle"),
+                attempt=info.number if info else None,
+                config=info.config if info else self.config,
+                elapsed=elapsed,
+                last_step=self.last_step,
+                steps=info.steps if info else 0,
+                steps_per_second=info.steps_per_second if info else None,
+                reason=info.reason if info and info.number > 1 else "",
+                auto_recover=self.auto_recover,
+                read_only=bool(info and info.read_only),
+                attached=info.run_id if info and self.attach_dir else None,
+            )
+        )
+        if info is not None:
+            self.main.record(info)
+
+    def _tick(self) -> None:
+        """Once a tick: the log catching up, gauges, then the clock, ETA and
+        history; all in one pass of the loop, so one frame. Steps in between
+        only repaint the newest-step row."""
+        if self._screen_ready():
+            self._take_samples()
+            self.main.catch_up()
+            self.refresh_header()
+
+    # --- launching -----------------------------------------------------------------
+
+    def launch(self, config: RunConfig, reason: str) -> None:
+        if self.supervisor is None:
+            self.notify("no supervisor: this screen only replays a run", severity="warning")
+            return
+        self.run_state = "stopping" if self.run_state in LIVE_STATES else "starting"
+        self._launch(config, reason)
+
+    @work(thread=True, exclusive=True, group="launch", exit_on_error=False)
+    def _launch(self, config: RunConfig, reason: str) -> None:
+        assert self.supervisor is not None
+        # Reading the runs for calibration is file I/O: it belongs in this thread.
+        from tui.session.preflight import one_line, preflight, record
+
+        reading = (self.sampler.latest or self.sampler.take_baseline()) if self.sampler else None
+        checked = preflight(config, reading, self.supervisor.store)
+        self.call_from_thread(self.main.log_line, f"── {one_line(checked)}")
+        if checked.warning:
+            self.call_from_thread(self.main.log_line, f"▲ {checked.warning}")
+            self.call_from_thread(self.notify, checked.warning, severity="warning", timeout=8)
+        info = self.supervisor.launch(config, reason)
+        if (problem := record(info.run_dir, checked)) is not None:
+            self.call_from_thread(self.main.log_line, f"! {problem}")
+
+    @work(thread=True, exclusive=True, group="launch", exit_on_error=False)
+    def _attach(self, run_dir: Path) -> None:
+        assert self.supervisor is not None
+        self.supervisor.attach(run_dir)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.group in ("launch", "find"):
+            error = event.worker.error
+            self.notify(f"{event.worker.group} failed: {error}", severity="error", timeout=10)
+            self.main.log_line(f"! {event.worker.group} failed: {error}")
+            if event.worker.group == "find":
+                self.searching = False
+
+    # --- keys (the actions themselves: tui/ui/keyactions.py) -----------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return remedykeys.check(self, action)
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def current_config(self) -> RunConfig | None:
+        return self.attempt.config if self.attempt is not None else self.config
+
+    def _enabled_keys(self, info: AttemptInfo | None = None) -> set[str]:
+        return {k.key for k in KEYS if remedykeys.check(self, k.action) is True}
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for k in KEYS:
+            if remedykeys.check(self, k.action) is True:
+                yield SystemCommand(f"{k.label} ({k.key})", k.description, lambda a=k.action: self.run_action(a))

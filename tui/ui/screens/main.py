@@ -1,0 +1,162 @@
+"""The main screen: header, memory panel, step log, verdict panel, history.
+
+It only displays. The app owns the supervisor and sampler and hands this
+screen what happened; nothing here reads files or samples hardware.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.screen import Screen
+
+from trainer.protocol import Epoch, Error, Event, Oom, RunEnd, RunStart, Step
+from tui.common.verdict import Verdict
+from tui.telemetry.snapshot import Snapshot
+from tui.ui.widgets.footer import KeyFooter
+from tui.ui.widgets.header import HeaderView, RunHeader
+from tui.ui.widgets.history import HistoryTable
+from tui.ui.widgets.memory import MemoryPanel
+from tui.ui.widgets.steplog import StepLog
+from tui.ui.widgets.verdict import VerdictPanel
+from tui.ui.widgets.words import nbytes, step_line
+
+if TYPE_CHECKING:
+    from tui.supervision.attempt import AttemptInfo
+
+WIDE = 160  # columns from which gauges, verdict and history sit beside the log
+
+
+def event_line(event: Event) -> str | None:
+    """The step-log line for one event (None: not worth a line)."""
+    if isinstance(event, Step):
+        return step_line(event)
+    if isinstance(event, RunStart):
+        devices = ", ".join(str(d.get("name", "?")) for d in event.devices) or "no devices"
+        return f"── started: {event.params:,} parameters on {devices} (TensorFlow {event.tf_version})"
+    if isinstance(event, Epoch):
+        metrics = "  ".join(f"{k} {v:.4f}" for k, v in event.metrics.items() if isinstance(v, (int, float)))
+        return f"── epoch {event.epoch} done  {metrics}"
+    if isinstance(event, Oom):
+        where = f" on {event.device}" if event.device else ""
+        shape = f" allocating {event.shape}" if event.shape else ""
+        return f"✗ out of memory{where}{shape}: {event.message[:200]}"
+    if isinstance(event, Error):
+        return f"✗ {event.exception}: {event.message[:200]}"
+    if isinstance(event, RunEnd):
+        peak = f", peak {nbytes(event.peak_memory)}" if event.peak_memory else ""
+        return f"── run ended: {event.status} after {event.steps} steps{peak}"
+    return None
+
+
+def start_details(event: RunStart) -> list[str]:
+    """What the trainer found and decided at start: data, skipped files, its notes."""
+    data = event.dataset
+    lines = []
+    if isinstance(data.get("files"), int):
+        skipped = data.get("skipped") or 0
+        examples = ", ".join(str(x) for x in (data.get("skipped_examples") or [])[:2])
+        skip = f"; {skipped} unreadable skipped ({examples})" if skipped else ""
+        lines.append(f"── data: {data['files']:,} images in {data.get('classes', '?')} classes{skip}")
+    # The trainer's notes already say when it resumed from a backup, and from where.
+    lines += [f"── note: {note}" for note in event.raw.get("notes") or () if isinstance(note, str)]
+    return lines
+
+
+class MainScreen(Screen[None]):
+    # Narrow terminals stack everything with the log taking what is left; from
+    # WIDE columns the gauges, verdict and history sit in a column beside it.
+    DEFAULT_CSS = """
+    MainScreen #body { height: 1fr; }
+    MainScreen #side { height: auto; }
+    MainScreen.-wide #body { layout: horizontal; }
+    MainScreen.-wide #side { width: 1fr; height: 100%; }
+    MainScreen.-wide StepLog { width: 1fr; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Held, not queried: a DOM query per step was a measurable share of the
+        # screen's CPU at 20 steps a second.
+        self.header = RunHeader(id="header")
+        self.memory = MemoryPanel(id="memory")
+        self.verdict = VerdictPanel(id="verdict")
+        self.history = HistoryTable(id="history")
+        self.steplog = StepLog(id="steplog")
+
+    def compose(self) -> ComposeResult:
+        yield self.header
+        with Vertical(id="body"):
+            with Vertical(id="side"):
+                yield self.memory
+                yield self.verdict
+                yield self.history
+            yield self.steplog
+        yield KeyFooter(compact=True)
+
+    def on_mount(self) -> None:
+        self.steplog.border_title = "steps"
+        self.history.border_title = "attempts"
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width >= WIDE, "-wide")
+
+    # --- fed by the app -------------------------------------------------------
+
+    def show_header(self, view: HeaderView) -> None:
+        self.header.show(view)
+        if view.last_step is not None and view.last_step is not self.memory.last_step:
+            self.memory.feed_step(view.last_step)
+
+    def feed_snapshot(self, snapshot: Snapshot, *, draw: bool = True) -> None:
+        self.memory.feed(snapshot, draw=draw)
+
+    def catch_up(self) -> None:
+        """The screen's tick: the log writes its waiting lines, the gauges their
+        newest sample (the app redraws the header and history beside them)."""
+        self.steplog.flush()
+        self.memory.draw()
+
+    def attempt_started(self, info: AttemptInfo) -> None:
+        self.memory.mark_relaunch()
+        self.verdict.show(None)
+        self.steplog.show_newest(None)
+        self.log_line(f"── attempt {info.number} ({info.run_id}): {info.reason}")
+        self.history.record(info)
+
+    def events(self, info: AttemptInfo, events: Iterable[Event], garbage: int) -> Step | None:
+        """Log the batch; return its newest step for the header."""
+        steplog = self.steplog
+        last: Step | None = None
+        newest = ""
+        for event in events:
+            line = event_line(event)
+            if line is not None:
+                steplog.add(line)
+            if isinstance(event, RunStart):
+                for detail in start_details(event):
+                    steplog.add(detail)
+            if isinstance(event, Step):
+                last, newest = event, line or ""
+        if garbage:
+            steplog.add(f"! {garbage} unreadable line{'s' if garbage != 1 else ''} in events.jsonl skipped")
+        if last is not None:
+            # The log catches up on the screen's tick; the border shows this step now.
+            steplog.show_newest(newest)
+        return last
+
+    def attempt_ended(self, info: AttemptInfo, verdict: Verdict, enabled: set[str], note: str | None) -> None:
+        self.history.record(info)
+        self.show_verdict(verdict, enabled, note)
+
+    def show_verdict(self, verdict: Verdict | None, enabled: set[str], note: str | None = None) -> None:
+        self.verdict.show(verdict, enabled, note)
+
+    def record(self, info: AttemptInfo) -> None:
+        self.history.record(info)
+
+    def log_line(self, line: str) -> None:
+        self.steplog.add(line)

@@ -1,0 +1,165 @@
+"""Words and symbols for what the screen shows, as pure functions.
+
+Meaning rides on words and symbols so that the screen reads right under
+NO_COLOR and in 256 colours; the markup colour only helps. Kept free of widgets
+so the header, the history and the tests share one wording.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from trainer.config import RunConfig
+from trainer.protocol import Step
+from tui.common.units import format_loss
+
+# state -> (symbol + words, style)
+STATES: dict[str, tuple[str, str]] = {
+    "idle": ("○ NO RUN YET", "dim"),
+    "starting": ("◌ STARTING", "bold $accent"),
+    "training": ("▶ TRAINING", "bold $success"),
+    "stopping": ("■ STOPPING…", "bold $warning"),
+    "finished": ("✓ FINISHED", "bold $success"),
+    "stopped": ("■ STOPPED", "bold $warning"),
+    "oom": ("✗ OUT OF MEMORY", "bold $error"),
+    "crashed": ("✗ CRASHED", "bold $error"),
+    "killed": ("✗ KILLED", "bold $error"),
+}
+LIVE_STATES = frozenset({"starting", "training", "stopping"})
+
+# Short outcome words for the history table.
+OUTCOMES: dict[str, str] = {
+    "starting": "◌ starting", "training": "▶ training", "stopping": "■ stopping",
+    "finished": "✓ finished", "stopped": "■ stopped", "oom": "✗ out of memory",
+    "crashed": "✗ crashed", "killed": "✗ killed",
+}
+
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+
+
+def nbytes(value: float | None) -> str:
+    """Bytes in binary units with three significant figures; '?' when unknown."""
+    if value is None:
+        return "?"
+    size = float(value)
+    for unit in _UNITS:
+        if abs(size) < 1024 or unit == _UNITS[-1]:
+            if unit == "B":
+                return f"{int(size)} B"
+            return f"{size:.0f} {unit}" if abs(size) >= 100 else f"{size:.1f} {unit}"
+        size /= 1024
+    return "?"  # pragma: no cover
+
+
+def pair(current: float | None, peak: float | None) -> str:
+    """'2.8/3.0 GiB' (now/peak) sharing one unit when they have the same one."""
+    a, b = nbytes(current), nbytes(peak)
+    if a.split(" ")[-1] == b.split(" ")[-1] and "?" not in (a, b):
+        return f"{a.split(' ')[0]}/{b}"
+    return f"{a}/{b}"
+
+
+def duration(seconds: float | None) -> str:
+    """h:mm:ss or m:ss; '--:--' when unknown."""
+    if seconds is None or seconds < 0:
+        return "--:--"
+    s = int(seconds)
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+def level_symbol(fraction: float) -> str:
+    """▲ warns (≥ 90%), △ notes (≥ 75%), · otherwise: danger readable without colour."""
+    if fraction >= 0.9:
+        return "▲"
+    if fraction >= 0.75:
+        return "△"
+    return "·"
+
+
+def level_style(fraction: float) -> str:
+    if fraction >= 0.9:
+        return "$error"
+    if fraction >= 0.75:
+        return "$warning"
+    return "$success"
+
+
+def bar(fraction: float, width: int) -> str:
+    """A block bar with eighth-cell resolution; empty cells are light shade so
+    the full width shows even without colour."""
+    width = max(1, width)
+    fraction = min(max(fraction, 0.0), 1.0)
+    eighths = round(fraction * width * 8)
+    full, part = divmod(eighths, 8)
+    partial = " ▏▎▍▌▋▊▉"[part].strip() if part else ""
+    filled = "█" * full + partial
+    return filled + "░" * (width - len(filled))
+
+
+def config_words(cfg: RunConfig) -> str:
+    """The settings that decide memory, in one line."""
+    return (
+        f"model {cfg.model} · batch {cfg.batch_size} · growth {'on' if cfg.memory_growth else 'off'} · "
+        f"{'fp16 mixed' if cfg.mixed_precision else 'fp32'} · accum ×{cfg.grad_accum} · "
+        f"effective {cfg.effective_batch}"
+    )
+
+
+def config_short(cfg: RunConfig) -> str:
+    """A compact form for the history table: 'small b32 fp32 ×1 growth'."""
+    parts = [cfg.model, f"b{cfg.batch_size}", "fp16" if cfg.mixed_precision else "fp32"]
+    if cfg.grad_accum > 1:
+        parts.append(f"×{cfg.grad_accum}")
+    if cfg.memory_growth:
+        parts.append("grow")
+    return " ".join(parts)
+
+
+def tf_memory(memory: Mapping[str, Any]) -> tuple[int | None, int | None, str]:
+    """TensorFlow's (current, peak, label) from a step's memory field.
+
+    The trainer reports current/peak per GPU (summed here) where TensorFlow can,
+    and the trainer's RSS on CPU-only hosts.
+    """
+    current = peak = None
+    label = "TF"
+    items: list[Mapping[str, Any]] = [memory]
+    items += [v for v in memory.values() if isinstance(v, Mapping)]
+    for v in memory.values():
+        if isinstance(v, list):
+            items += [x for x in v if isinstance(x, Mapping)]
+    for item in items:
+        c = _num(item, "current", "current_bytes")
+        p = _num(item, "peak", "peak_bytes")
+        if c is not None:
+            current = (current or 0) + c
+        if p is not None:
+            peak = (peak or 0) + p
+    if current is None and peak is None:
+        rss = _num(memory, "cpu_rss", "rss", "rss_bytes")
+        if rss is not None:
+            return rss, _num(memory, "cpu_rss_peak", "peak_rss", "rss_peak"), "RSS"
+    return current, peak, label
+
+
+def _num(m: Mapping[str, Any], *keys: str) -> int | None:
+    for k in keys:
+        v = m.get(k)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return int(v)
+    return None
+
+
+def step_line(step: Step) -> str:
+    """One step-log line: epoch/step, loss, accuracy, time, speed, memory."""
+    total = f"/{step.steps_in_epoch}" if step.steps_in_epoch else ""
+    acc = f" acc {step.accuracy:.3f}" if step.accuracy is not None else ""
+    current, peak, label = tf_memory(step.memory)
+    mem = f"  {label} {pair(current, peak)}" if current is not None or peak is not None else ""
+    return (
+        f"e{step.epoch} {step.step:>4}{total} loss {format_loss(step.loss)}{acc} "
+        f"{step.step_seconds * 1000:.0f} ms {step.examples_per_second:.0f} ex/s{mem}"
+    )
