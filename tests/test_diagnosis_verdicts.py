@@ -9,6 +9,7 @@ from trainer.config import RunConfig
 from trainer.protocol import Event, decode, encode
 from tui.diagnosis import diagnose, signal_of, tail_text
 from tui.telemetry.snapshot import GpuDevice, GpuProcess, HostMemory, Snapshot
+from tui.ui.widgets.keys import key_for_remedy
 
 GPU_OOM = (
     "tensorflow.python.framework.errors_impl.ResourceExhaustedError: Graph execution error:\n"
@@ -43,7 +44,7 @@ def test_an_activation_oom_ranks_batch_then_accumulation_precision_and_the_reduc
     ids = [r.id for r in verdict.remedies]
     assert ids[:4] == ["halve-batch", "grad-accum", "mixed-precision", "small-model"]
     assert verdict.remedies[0].title == "halve the batch 32 → 16"
-    assert [r.key for r in verdict.remedies[:4]] == ["b", "a", "m", "c"]
+    assert [key_for_remedy(r.id) for r in verdict.remedies[:4]] == ["b", "a", "m", "c"]
 
 
 def test_an_oom_at_start_up_with_growth_off_puts_memory_growth_first() -> None:
@@ -51,7 +52,7 @@ def test_an_oom_at_start_up_with_growth_off_puts_memory_growth_first() -> None:
                    memory_growth=False, dataset={})
     verdict = diagnose(exit_code=3, log_tail=GPU_OOM, events=_events(start), config=RunConfig())
     assert verdict.remedies[0].id == "memory-growth"
-    assert verdict.remedies[0].key == "g"
+    assert key_for_remedy(verdict.remedies[0].id) == "g"
     assert "at start-up" in verdict.summary
 
 

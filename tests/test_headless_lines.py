@@ -5,7 +5,6 @@ The stand-in trainer (a real subprocess on the real protocol) plays the run.
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import os
@@ -20,6 +19,7 @@ import pytest
 
 from trainer.config import RunConfig
 from tui.session.headless import run_headless
+from tui.session.recovery import Recovery
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -27,8 +27,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 def headless(tmp_path: Path, config: RunConfig, **flags: Any) -> tuple[int, str]:
     out = io.StringIO()
-    ns = argparse.Namespace(runs_dir=str(tmp_path / "runs"), **flags)
-    return run_headless(config, ns, stream=out), out.getvalue()
+    recovery = Recovery(bool(flags.get("auto_recover")), min_batch=flags.get("min_batch", 1),
+                        max_attempts=flags.get("max_attempts", 8))
+    code = run_headless(config, recovery, tmp_path / "runs", as_json=bool(flags.get("json")), stream=out)
+    return code, out.getvalue()
 
 
 QUICK = RunConfig(epochs=2, steps_per_epoch=3, image_size=32)
@@ -147,9 +149,12 @@ def test_sighup_does_not_end_the_run(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("flag", "value"), [("min_batch", 0), ("max_attempts", 0)])
 def test_bad_recovery_limits_are_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                      flag: str, value: int) -> None:
-    code, out = headless(tmp_path, QUICK, auto_recover=True, **{flag: value})
+    from tui.cli import main
 
-    err = capsys.readouterr().err
+    code = main(["run", "--headless", "--auto-recover", "--runs-dir", str(tmp_path / "runs"),
+                 f"--{flag.replace('_', '-')}", str(value)])
+
+    out, err = capsys.readouterr()
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and f"--{flag.replace('_', '-')} must be at least 1" in err
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").glob("2*")), "nothing was launched"

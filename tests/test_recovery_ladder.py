@@ -7,7 +7,6 @@ batch is above a threshold, so the ladder can be watched climbing.
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from trainer.config import RunConfig
 from tui.common.verdict import OOM_KINDS
 from tui.session.headless import run_headless
+from tui.session.recovery import Recovery
 
 
 @pytest.fixture
@@ -28,8 +28,9 @@ def stand_in(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     def run(script: dict[str, Any], config: RunConfig, **flags: Any) -> tuple[int, list[dict[str, Any]]]:
         monkeypatch.setenv("STAND_IN_SCRIPT", json.dumps(script))
         out = io.StringIO()
-        ns = argparse.Namespace(runs_dir=str(tmp_path / "runs"), json=True, **flags)
-        code = run_headless(config, ns, stream=out)
+        recovery = Recovery(bool(flags.get("auto_recover")), min_batch=flags.get("min_batch", 1),
+                            max_attempts=flags.get("max_attempts", 8))
+        code = run_headless(config, recovery, tmp_path / "runs", as_json=True, stream=out)
         return code, [json.loads(line) for line in out.getvalue().splitlines()]
 
     return run

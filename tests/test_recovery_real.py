@@ -8,7 +8,6 @@ fail, fail within their first step, so the whole ladder costs a few launches.
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 from pathlib import Path
@@ -18,9 +17,10 @@ import pytest
 from tests.tinydata import OOM_BATCH, OOM_IMAGE_SIZE, OOM_LIMIT_MB, make_image_folder
 from trainer.config import RunConfig
 from tui.common.verdict import HOST_OOM
-from tui.remedies.changes import LADDER
+from tui.remedies.ladder import LADDER
 from tui.runs.store import RunStore
 from tui.session.headless import run_headless
+from tui.session.recovery import Recovery
 
 pytestmark = pytest.mark.tf
 
@@ -30,9 +30,7 @@ def test_a_real_host_oom_is_recovered_and_the_history_shows_each_rung(tmp_path: 
     config = RunConfig(data=str(data), image_size=OOM_IMAGE_SIZE, batch_size=OOM_BATCH, epochs=1,
                        steps_per_epoch=2, host_memory_limit=OOM_LIMIT_MB)
     out = io.StringIO()
-    ns = argparse.Namespace(runs_dir=str(tmp_path / "runs"), json=True, auto_recover=True)
-
-    code = run_headless(config, ns, stream=out)
+    code = run_headless(config, Recovery(True), tmp_path / "runs", as_json=True, stream=out)
 
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert code == 0, out.getvalue()[-3000:]

@@ -11,11 +11,11 @@ from tui.remedies.changes import (
     NoRemedy,
     double_accumulation,
     halve_batch,
-    next_rung,
     toggle_memory_growth,
     toggle_mixed_precision,
     toggle_model,
 )
+from tui.remedies.ladder import next_rung
 
 
 def test_halving_the_batch_says_the_numbers() -> None:

@@ -11,7 +11,8 @@ import pytest
 from fakegpu import GIB, fake_gpu, two_gpus
 
 from trainer.config import ConfigError, OneLineParser
-from tui.telemetry.sampler import Sampler, add_interval_option, check_interval, read_once
+from tui.cli.options import add_interval_option
+from tui.telemetry.sampler import Sampler, check_interval, read_once
 from tui.telemetry.snapshot import Snapshot
 
 

@@ -26,6 +26,7 @@ ARCHITECTURES: dict[str, tuple[tuple[int, int, int], int]] = {
 MODELS = tuple(ARCHITECTURES)
 DEMO_CPU_IMAGE_SIZE = 64
 STRATEGIES = ("default", "mirrored")
+GRAD_ACCUM_MAX = 4096  # the most micro-batches per update --grad-accum allows
 
 
 class ConfigError(ValueError):
@@ -132,7 +133,7 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
     "epochs": (1, 100_000),
     "steps_per_epoch": (1, 10_000_000),
     "gpu_memory_limit": (16, 10_000_000),
-    "grad_accum": (1, 4096),
+    "grad_accum": (1, GRAD_ACCUM_MAX),
     "host_memory_limit": (64, 100_000_000),
     "seed": (0, 2**31 - 1),
     "shuffle_buffer": (0, 10_000_000),

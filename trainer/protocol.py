@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
+from trainer.runfiles import CONFIG_FILE, EVENTS_FILE, LOG_FILE  # noqa: F401  (re-exported: the trainer's own files)
+
 PROTOCOL_VERSION = 1
-EVENTS_FILE = "events.jsonl"
-LOG_FILE = "trainer.log"
-CONFIG_FILE = "config.json"
 
 
 class ExitCode(IntEnum):

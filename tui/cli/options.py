@@ -14,6 +14,7 @@ from pathlib import Path
 
 from trainer.config import ConfigError, RunConfig, add_run_arguments, config_from_args
 from tui.kinds.datacheck import check_data_folder
+from tui.telemetry.sampler import DEFAULT_INTERVAL, MIN_INTERVAL, check_interval
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -84,3 +85,22 @@ def runs_root(ns: argparse.Namespace | None = None) -> Path:
         return Path(os.environ[RUNS_DIR_ENV]).expanduser()
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(state) / "memtui" / "runs"
+
+
+def _interval_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds; use 0.25 or more") from None
+    try:
+        return check_interval(value)
+    except ConfigError as exc:  # argparse already names the option
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--interval: ")) from None
+
+
+def add_interval_option(parser: argparse.ArgumentParser) -> None:
+    """`--interval SECONDS` for commands that sample telemetry."""
+    parser.add_argument(
+        "--interval", metavar="SECONDS", type=_interval_arg, default=DEFAULT_INTERVAL,
+        help=f"seconds between telemetry readings (default {DEFAULT_INTERVAL:g}; at least {MIN_INTERVAL:g})",
+    )

@@ -1,4 +1,4 @@
-"""Byte and percentage formatting shared by `memtui status` and the gauges.
+"""Byte and percentage formatting: the one place memtui turns bytes into words.
 
 Binary units throughout (1G = 1024**3 bytes), written the way nvidia-smi users
 read them: one decimal, a single letter, no space ("14.2G").
@@ -14,21 +14,29 @@ TIB = 1024**4
 _UNITS = ((TIB, "T"), (GIB, "G"), (MIB, "M"), (KIB, "K"))
 
 
-def _unit_for(n: int) -> tuple[int, str]:
+def _unit_for(n: float) -> tuple[int, str]:
     for size, letter in _UNITS:
         if abs(n) >= size:
             return size, letter
     return 1, "B"
 
 
-def format_bytes(n: int | None, *, digits: int = 1) -> str:
-    """`15246822605` -> `"14.2G"`; `None` (not known) -> `"?"`."""
+def format_bytes(n: float | None, *, digits: int | None = 1, spaced: bool = False, unknown: str = "?") -> str:
+    """Bytes for people, the one formatter every part uses.
+
+    `spaced=False`: nvidia-smi's way, `15246822605` -> `"14.2G"`. `spaced=True`:
+    TensorFlow's binary units, `"14.2 GiB"`, `"512 B"`. `digits=None` keeps
+    three significant figures (`"2.0 GiB"`, `"512 MiB"`). `None` (not known)
+    -> `unknown`.
+    """
     if n is None:
-        return "?"
+        return unknown
     size, letter = _unit_for(n)
     if size == 1:
-        return f"{n}B"
-    return f"{n / size:.{digits}f}{letter}"
+        return f"{int(n)} B" if spaced else f"{int(n)}B"
+    value = n / size
+    places = digits if digits is not None else (0 if abs(value) >= 100 else 1)
+    return f"{value:.{places}f} {letter}iB" if spaced else f"{value:.{places}f}{letter}"
 
 
 def format_used_total(used: int | None, total: int | None, *, digits: int = 1) -> str:

@@ -22,12 +22,12 @@ OOM_KINDS = frozenset({DEVICE_OOM, XLA_OOM, ASYNC_OOM, MASKED_OOM, PROBABLE_OOM,
 
 @dataclass(frozen=True)
 class Remedy:
-    """One thing to try. `key` is the screen key that applies it (None: advice only)."""
+    """One thing to try. `id` is the remedy table's (`tui.remedies.table`); the
+    screen's keys table says which key, if any, applies it."""
 
     id: str  # "halve-batch", "memory-growth", "small-model", "mixed-precision", "grad-accum", ...
     title: str  # short words for a list, e.g. "halve the batch (32 → 16), accumulate ×2"
     why: str  # one sentence: why this fits the evidence
-    key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -185,13 +185,3 @@ def short_device(device: str) -> str:
 
 def is_host_allocator(allocator: str | None) -> bool:
     return allocator is not None and allocator.lower() in HOST_ALLOCATORS
-
-
-def human_bytes(n: int | float) -> str:
-    """2147483648 -> '2.0 GiB' (binary units, as TensorFlow prints them)."""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"  # pragma: no cover - loop always returns

@@ -1,8 +1,10 @@
 """Remedies ranked for one verdict: the evidence decides the order.
 
-Only remedies that change something for this config are offered; each
-remedy's title comes from `tui.remedies.changes`, so the screen, the CLI and
-automatic recovery use the same words.
+Only remedies that change something for this config, and that the run's kind
+can have, are offered; each remedy's id and title come from the remedy table
+(`tui.remedies.table`), so the screen, the CLI and automatic recovery use the
+same words. The diagnosis does not know the keyboard: the screen's keys table
+maps ids to letters.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from trainer.config import RunConfig
+from tui.common.units import format_bytes
 from tui.common.verdict import (
     ASYNC_OOM,
     DEVICE_OOM,
@@ -21,8 +24,10 @@ from tui.common.verdict import (
     XLA_OOM,
     Remedy,
 )
-from tui.diagnosis.patterns import human_bytes, parse_dims
-from tui.remedies import changes as rx
+from tui.diagnosis.patterns import parse_dims
+from tui.kinds import kind_of
+from tui.remedies import table
+from tui.remedies.changes import NoRemedy
 
 _GPU_KINDS = (DEVICE_OOM, XLA_OOM, ASYNC_OOM, OTHER_PROCESSES)
 
@@ -50,10 +55,11 @@ def rank(kind: str, details: dict[str, Any], config: RunConfig | None, started: 
         return ()
     if kind == ASYNC_OOM:
         order.append("async")
+    run_kind = kind_of(config) if config is not None else None
     out: list[Remedy] = []
     for rid in order:
         remedy = _BUILDERS[rid](kind, details, config)
-        if remedy is not None:
+        if remedy is not None and (run_kind is None or table.applies(remedy.id, run_kind)):
             out.append(remedy)
     return tuple(out)
 
@@ -65,32 +71,36 @@ def _is_weight_tensor(details: dict[str, Any], config: RunConfig | None) -> bool
     return bool(dims and config and len(dims) == 2 and dims[0] != config.batch_size and dims[0] > 4096)
 
 
-def _from_change(make: Callable[[RunConfig], rx.Change], rid: str, key: str, why: str,
-                 config: RunConfig | None, generic: str) -> Remedy | None:
+def _from_table(rid: str, why: str, config: RunConfig | None) -> Remedy | None:
+    """The remedy with the words of its change for this config; None when the
+    run's kind cannot have it or it would change nothing."""
+    spec = table.REMEDIES[rid]
     if config is None:
-        return Remedy(rid, generic, why, key)
-    try:
-        change = make(config)
-    except rx.NoRemedy:
+        return Remedy(rid, spec.words, why)
+    if not table.applies(rid, kind_of(config)):
         return None
-    return Remedy(rid, change.reason, why, key)
+    try:
+        change = table.change_for(rid, config)
+    except NoRemedy:
+        return None
+    return Remedy(rid, change.reason, why)
 
 
 def _halve(kind: str, details: dict[str, Any], config: RunConfig | None) -> Remedy | None:
     size = details.get("requested_bytes")
-    tensor = f" the failing {human_bytes(size)} tensor" if isinstance(size, int) else " activation memory"
+    tensor = f" the failing {format_bytes(size, spaced=True)} tensor" if isinstance(size, int) else " activation memory"
     if kind == HOST_OOM:
         why = "Each batch's images and activations live in host memory; half the batch needs about half of it."
     else:
         why = f"Activations grow with the batch, so halving it about halves{tensor}."
-    return _from_change(rx.halve_batch, "halve-batch", "b", why, config, "halve the batch")
+    return _from_table("halve-batch", why, config)
 
 
 def _accum(kind: str, details: dict[str, Any], config: RunConfig | None) -> Remedy | None:
     why = "After halving the batch, doubling accumulation keeps the examples per weight update the same."
     if config is not None and config.batch_size <= 1:
         return None
-    return _from_change(rx.double_accumulation, "grad-accum", "a", why, config, "double gradient accumulation")
+    return _from_table("grad-accum", why, config)
 
 
 def _growth(kind: str, details: dict[str, Any], config: RunConfig | None) -> Remedy | None:
@@ -100,21 +110,21 @@ def _growth(kind: str, details: dict[str, Any], config: RunConfig | None) -> Rem
         PROBABLE_OOM: "cuDNN and cuBLAS need memory outside TensorFlow's pool; with growth on it is left for them.",
         OTHER_PROCESSES: "With growth on TensorFlow takes only what it needs, so it can share the GPU.",
     }.get(kind, "Without growth TensorFlow reserves the whole GPU at start; growth takes memory as needed.")
-    return _from_change(rx.toggle_memory_growth, "memory-growth", "g", why, config, "turn memory growth on")
+    return _from_table("memory-growth", why, config)
 
 
 def _precision(kind: str, details: dict[str, Any], config: RunConfig | None) -> Remedy | None:
     if config is not None and config.mixed_precision:
         return None
     why = "float16 activations take half the memory of float32 ones."
-    return _from_change(rx.toggle_mixed_precision, "mixed-precision", "m", why, config, "turn mixed precision on")
+    return _from_table("mixed-precision", why, config)
 
 
 def _small_model(kind: str, details: dict[str, Any], config: RunConfig | None) -> Remedy | None:
     if config is None or config.model != "large":
         return None  # only the large CNN has a smaller sibling
     why = "The reduced CNN has half the filters: about a quarter of the parameters and half the activations."
-    return _from_change(rx.toggle_model, "small-model", "c", why, config, "switch to the reduced CNN")
+    return _from_table("small-model", why, config)
 
 
 def _image_size(kind: str, details: dict[str, Any], config: RunConfig | None) -> Remedy | None:
@@ -132,7 +142,7 @@ def _who(kind: str, details: dict[str, Any], config: RunConfig | None) -> Remedy
         return Remedy("other-processes", "free the GPU: other processes held its memory at launch",
                       "The memory was taken before training started.")
     names = ", ".join(
-        f"pid {p['pid']} {p['name']}" + (f" ({human_bytes(p['bytes'])})" if p.get("bytes") else "")
+        f"pid {p['pid']} {p['name']}" + (f" ({format_bytes(p['bytes'], spaced=True)})" if p.get("bytes") else "")
         for p in holders[:3]
     )
     return Remedy("other-processes", f"free the GPU: {names}",

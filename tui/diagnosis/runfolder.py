@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from trainer.config import ConfigError, RunConfig
-from trainer.protocol import CONFIG_FILE, EVENTS_FILE, LOG_FILE, Event, decode
+from trainer.protocol import Event, decode
+from trainer.runfiles import CONFIG_FILE, EVENTS_FILE, EXIT_FILE, LOG_FILE, META_FILE
 from tui.diagnosis import tail_text
 from tui.telemetry.snapshot import Snapshot
 
-EXIT_FILE = "exit.json"
-META_FILE = "meta.json"
 RUN_FILES = (LOG_FILE, EVENTS_FILE, EXIT_FILE)
 _MAX_EVENTS_BYTES = 4 * 1024 * 1024  # the newest events are what matter
 

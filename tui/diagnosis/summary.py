@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from trainer.protocol import Step
+from tui.common.units import format_bytes
 from tui.common.verdict import ASYNC_OOM, DEVICE_OOM, HOST_OOM, MASKED_OOM, PROBABLE_OOM, XLA_OOM
-from tui.diagnosis.patterns import human_bytes
 
 
 def when(last_step: Step | None, started: bool | None) -> str:
@@ -24,9 +24,9 @@ def _allocating(details: dict[str, Any]) -> str:
     size = details.get("requested_bytes")
     shape = details.get("shape")
     if isinstance(size, int) and shape:
-        return f" allocating a {human_bytes(size)} tensor of shape {shape}"
+        return f" allocating a {format_bytes(size, spaced=True)} tensor of shape {shape}"
     if isinstance(size, int):
-        return f" allocating {human_bytes(size)}"
+        return f" allocating {format_bytes(size, spaced=True)}"
     if shape:
         return f" allocating a tensor of shape {shape}"
     return ""
@@ -63,15 +63,15 @@ def host_abort_sentence(what: str, moment: str, limit_mb: int | None) -> str:
 
 
 def killed_for_memory(peak: int, ceiling: int, words: str, signal_text: str, moment: str) -> str:
-    return (f"The trainer was killed with {signal_text}{moment} while using {human_bytes(peak)} of "
-            f"{human_bytes(ceiling)} {words}: most likely the Linux out-of-memory killer.")
+    return (f"The trainer was killed with {signal_text}{moment} while using {format_bytes(peak, spaced=True)} of "
+            f"{format_bytes(ceiling, spaced=True)} {words}: most likely the Linux out-of-memory killer.")
 
 
 def others_sentence(device: str | None, held: int, total: int, holders: list[dict[str, Any]], base: str) -> str:
     who = ", ".join(
-        f"pid {h['pid']} {h['name']}" + (f" {human_bytes(h['bytes'])}" if h.get("bytes") else "")
+        f"pid {h['pid']} {h['name']}" + (f" {format_bytes(h['bytes'], spaced=True)}" if h.get("bytes") else "")
         for h in holders[:3]
     )
     by = f" ({who})" if who else ""
-    return (f"Other processes already held {human_bytes(held)} of {human_bytes(total)} on "
+    return (f"Other processes already held {format_bytes(held, spaced=True)} of {format_bytes(total, spaced=True)} on "
             f"{device or 'the GPU'} when the run started{by}. {base}")

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainer.config import ARCHITECTURES, RunConfig
-from tui.diagnosis.patterns import human_bytes
+from tui.common.units import format_bytes
 
 DEFAULT_CLASSES = 10
 _F32 = 4
@@ -117,8 +117,8 @@ class Estimate:
         fits = self.max_batch(free_bytes)
         hint = f"; the largest batch predicted to fit is {fits}" if fits else "; even batch 1 is predicted not to fit"
         return (
-            f"Predicted peak {_gib(self.peak_bytes)} at batch {self.batch_size} will not fit in the "
-            f"{_gib(free_bytes)} free on {where}{hint}."
+            f"Predicted peak {_words(self.peak_bytes)} at batch {self.batch_size} will not fit in the "
+            f"{_words(free_bytes)} free on {where}{hint}."
         )
 
 
@@ -176,18 +176,18 @@ def describe(est: Estimate, fit: Fit | None = None, free_bytes: int | None = Non
     """Readable lines for the pre-flight panel, the history and the CLI."""
     lines = [
         f"{est.model} CNN at {est.image_size}×{est.image_size}, {est.classes} classes: {est.params:,} parameters",
-        f"weights {_gib(est.weight_bytes)}, gradients {_gib(est.gradient_bytes)}, "
-        f"Adam slots {_gib(est.optimizer_bytes)}"
-        + (f", accumulators {_gib(est.accumulator_bytes)}" if est.accumulator_bytes else ""),
-        f"activations {_gib(est.activation_bytes_per_example)} per example (forward + backward)",
-        f"predicted peak at batch {est.batch_size}: {_gib(est.peak_bytes)}",
+        f"weights {_words(est.weight_bytes)}, gradients {_words(est.gradient_bytes)}, "
+        f"Adam slots {_words(est.optimizer_bytes)}"
+        + (f", accumulators {_words(est.accumulator_bytes)}" if est.accumulator_bytes else ""),
+        f"activations {_words(est.activation_bytes_per_example)} per example (forward + backward)",
+        f"predicted peak at batch {est.batch_size}: {_words(est.peak_bytes)}",
     ]
     if fit is not None:
-        lines.append(f"calibrated from {fit.points} measured runs: {_gib(fit.predict(est.batch_size))}")
+        lines.append(f"calibrated from {fit.points} measured runs: {_words(fit.predict(est.batch_size))}")
     if (warn := est.warning(free_bytes)) is not None:
         lines.append(warn)
     return lines
 
 
-def _gib(n: float) -> str:
-    return human_bytes(n)
+def _words(n: float) -> str:
+    return format_bytes(n, spaced=True)

@@ -9,13 +9,9 @@ same config.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from trainer.config import ConfigError, RunConfig
-from tui.common.verdict import HOST_OOM
-
-_MAX_ACCUM = 4096  # trainer.config's upper bound for --grad-accum
+from trainer.config import GRAD_ACCUM_MAX, ConfigError, RunConfig
 
 
 class NoRemedy(Exception):
@@ -95,60 +91,11 @@ def toggle_mixed_precision(cfg: RunConfig) -> Change:
                   "turn mixed precision on: float16 activations, about half their memory", "mixed-precision")
 
 
-# --- the automatic-recovery ladder --------------------------------------------
-
-# Rung ids match tui.session.recovery.rung_of. Every rung but the last is climbed once.
-LADDER = ("memory-growth", "halve-batch", "mixed-precision", "small-model", "halve-batch-further")
-
-
-def next_rung(cfg: RunConfig, tried: Sequence[str], min_batch: int = 1, kind: str | None = None) -> Change | None:
-    """The next remedy on the ladder that changes something, or None when it is
-    exhausted. `tried` holds the rung ids already climbed in this chain. With
-    `kind` = host OOM, rungs that only touch GPU memory are skipped."""
-    for rung in LADDER:
-        if rung in tried and rung != "halve-batch-further":
-            continue
-        if kind == HOST_OOM and rung == "memory-growth":
-            continue
-        try:
-            return _RUNGS[rung](cfg, min_batch)
-        except NoRemedy:
-            continue
-    return None
-
-
-def _growth_on(cfg: RunConfig, _min_batch: int) -> Change:
-    if cfg.memory_growth:
-        raise NoRemedy("memory growth is already on")
-    return toggle_memory_growth(cfg)
-
-
-def _precision_on(cfg: RunConfig, _min_batch: int) -> Change:
-    if cfg.mixed_precision:
-        raise NoRemedy("mixed precision is already on")
-    return toggle_mixed_precision(cfg)
-
-
-def _small_model(cfg: RunConfig, _min_batch: int) -> Change:
-    if cfg.model == "small":
-        raise NoRemedy("the reduced CNN is already in use")
-    return toggle_model(cfg)
-
-
-_RUNGS: dict[str, Callable[[RunConfig, int], Change]] = {
-    "memory-growth": _growth_on,
-    "halve-batch": lambda cfg, m: halve_batch(cfg, keep_effective=True, min_batch=m),
-    "mixed-precision": _precision_on,
-    "small-model": _small_model,
-    "halve-batch-further": lambda cfg, m: halve_batch(cfg, min_batch=m),
-}
-
-
 def _doubled_accum(cfg: RunConfig) -> int:
     if cfg.strategy == "mirrored":
         raise NoRemedy("gradient accumulation is not supported with --strategy mirrored")
-    if cfg.grad_accum * 2 > _MAX_ACCUM:
-        raise NoRemedy(f"gradient accumulation is already ×{cfg.grad_accum}, the most allowed is ×{_MAX_ACCUM}")
+    if cfg.grad_accum * 2 > GRAD_ACCUM_MAX:
+        raise NoRemedy(f"gradient accumulation is already ×{cfg.grad_accum}, the most allowed is ×{GRAD_ACCUM_MAX}")
     return cfg.grad_accum * 2
 
 

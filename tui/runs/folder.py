@@ -14,9 +14,6 @@ from typing import Any
 
 from trainer.config import ConfigError, RunConfig
 from trainer.protocol import (
-    CONFIG_FILE,
-    EVENTS_FILE,
-    LOG_FILE,
     Event,
     RunEnd,
     RunStart,
@@ -24,24 +21,27 @@ from trainer.protocol import (
     decode,
     decode_lines,
 )
+from trainer.runfiles import (
+    CONFIG_FILE,
+    EVENTS_FILE,
+    EXIT_FILE,
+    LOCK_FILE,
+    LOG_FILE,
+    META_FILE,
+    PID_FILE,
+    VERDICT_FILE,
+    write_json_atomic,
+)
+from tui.common import procctl
+from tui.common.states import STATE_WORDS, state_of_exit, state_of_verdict
 from tui.common.verdict import Verdict
+from tui.kinds.words import tag_words
 from tui.runs.facts import (
-    STATE_WORDS,
     RunSummary,
-    config_summary,
     estimate_of,
     peak_of,
-    state_of_exit,
-    state_of_verdict,
     verdict_from_dict,
 )
-from tui.supervision import procctl
-
-META_FILE = "meta.json"
-EXIT_FILE = "exit.json"
-PID_FILE = "trainer.pid"
-VERDICT_FILE = "verdict.json"
-LOCK_FILE = "control.lock"
 
 _TAIL_BYTES = 64 * 1024
 
@@ -84,7 +84,6 @@ class RunDir:
         return _read_json(self.meta_path) or {}
 
     def update_meta(self, **changes: Any) -> None:
-        from tui.supervision.reaper import write_json_atomic
 
         meta = self.meta()
         meta.update(changes)
@@ -246,7 +245,7 @@ class RunDir:
         live = self.is_live()
         damage = self.damage(live)
         try:
-            cfg_words = config_summary(self.effective_config())
+            cfg_words = tag_words(self.effective_config())
         except ConfigError:
             cfg_words = "?"
         last_step, run_end, step_lines = self._tail_events()

@@ -16,10 +16,10 @@ from typing import Any
 
 from trainer.config import RunConfig
 from trainer.protocol import Step
+from trainer.runfiles import write_json_atomic
 from tui.common.units import format_loss
 from tui.runs.facts import RunSummary
 from tui.runs.folder import RunDir
-from tui.supervision.reaper import write_json_atomic
 
 __all__ = ["RunDir", "RunStore", "RunStoreError", "RunSummary", "live_run_summary"]
 

@@ -9,69 +9,53 @@ a second one forces it. SIGHUP is ignored: the run outlives the terminal.
 
 from __future__ import annotations
 
-import argparse
 import json
 import queue
 import signal
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
 from trainer.config import RunConfig
-from trainer.protocol import Epoch, Event, Oom, RunEnd, Step
-from tui.cli.options import runs_root
-from tui.common.units import format_loss
+from trainer.protocol import Epoch, Event, ExitCode, Oom, RunEnd, Step
+from tui.common.units import format_bytes, format_loss
 from tui.common.verdict import FINISHED, STOPPED, Verdict
+from tui.kinds.words import sentence_words
 from tui.runs.facts import peak_of
 from tui.runs.store import RunStore, RunStoreError
-from tui.session.preflight import Preflight, preflight
+from tui.session.preflight import Preflight
 from tui.session.preflight import one_line as preflight_line
-from tui.session.preflight import record as record_preflight
 from tui.session.recovery import Recovery
-from tui.supervision.attempt import AttemptEnded, AttemptInfo, AttemptStarted, EventBatch, Notice, SupervisorProblem
-from tui.supervision.supervisor import Supervisor
+from tui.session.session import (
+    AttemptConcluded,
+    AttemptStarted,
+    Checked,
+    EventBatch,
+    LaunchFailed,
+    RunSession,
+    SessionNotice,
+    SupervisorProblem,
+)
+from tui.supervision.attempt import AttemptInfo
 from tui.telemetry.sampler import Sampler
 
+OUTCOME_WORDS = {ExitCode.FINISHED: "finished", ExitCode.BAD_INPUT: "bad input", ExitCode.OOM: "out of memory",
+                 ExitCode.ERROR: "crashed", ExitCode.STOPPED: "stopped"}
 STEP_LINE_INTERVAL = 1.0  # seconds between step lines, whatever the step rate
 
 
 def outcome_code(attempt: AttemptInfo, verdict: Verdict, stopped_by_user: bool) -> int:
     """The process exit code that says how the last attempt ended."""
     if stopped_by_user or verdict.kind == STOPPED:
-        return 130
+        return int(ExitCode.STOPPED)
     if verdict.kind == FINISHED:
-        return 0
+        return int(ExitCode.FINISHED)
     if verdict.is_oom:
-        return 3
-    return 2 if attempt.exit_code == 2 else 4
-
-
-def config_summary(cfg: RunConfig) -> str:
-    parts = [
-        f"model {cfg.model}",
-        f"{cfg.image_size} px",
-        f"batch {cfg.batch_size}" + (f" × accumulate {cfg.grad_accum}" if cfg.grad_accum > 1 else ""),
-        f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}"
-        + (f" × {cfg.steps_per_epoch} steps" if cfg.steps_per_epoch else ""),
-        "data " + (cfg.data or "built-in demo"),
-    ]
-    if cfg.memory_growth:
-        parts.append("memory growth")
-    if cfg.mixed_precision:
-        parts.append("mixed precision")
-    if cfg.gpu_memory_limit:
-        parts.append(f"GPU limit {cfg.gpu_memory_limit} MB")
-    if cfg.host_memory_limit:
-        parts.append(f"host limit {cfg.host_memory_limit} MB")
-    return ", ".join(parts)
-
-
-def _bytes(n: Any) -> str:
-    if not isinstance(n, (int, float)) or isinstance(n, bool):
-        return "?"
-    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+        return int(ExitCode.OOM)
+    return int(ExitCode.BAD_INPUT if attempt.exit_code == ExitCode.BAD_INPUT else ExitCode.ERROR)
 
 
 class Printer:
@@ -99,7 +83,7 @@ class Printer:
                        config=a.config.to_dict() if a.config is not None else None)
         else:
             # The reason of a relaunch was just printed on its own line.
-            summary = config_summary(a.config) if a.config is not None else "config unknown"
+            summary = sentence_words(a.config) if a.config is not None else "config unknown"
             self._put(f"[attempt {a.number}] start run {a.run_id}: {summary}")
 
     def events(self, a: AttemptInfo, events: list[Event], garbage: int) -> None:
@@ -124,14 +108,15 @@ class Printer:
             acc = f" accuracy {e.accuracy:.3f}" if e.accuracy is not None else ""
             mem = peak_of(e.memory)
             return (f"epoch {e.epoch} step {e.step}{of}: loss {format_loss(e.loss)}{acc}, "
-                    f"{e.examples_per_second:.1f} examples/s, memory {_bytes(mem)}")
+                    f"{e.examples_per_second:.1f} examples/s, memory {format_bytes(mem, digits=None, spaced=True)}")
         if isinstance(e, Epoch):
             metrics = ", ".join(f"{k} {v:.4f}" for k, v in e.metrics.items() if isinstance(v, (int, float)))
             return f"epoch {e.epoch} done: {metrics}"
         if isinstance(e, Oom):
             return f"out of memory ({e.kind}): {e.message.splitlines()[0] if e.message else ''}"
         if isinstance(e, RunEnd):
-            return f"trainer says: {e.status} after {e.steps} steps, peak {_bytes(e.peak_memory)}"
+            peak = format_bytes(e.peak_memory, digits=None, spaced=True)
+            return f"trainer says: {e.status} after {e.steps} steps, peak {peak}"
         return None
 
     def ended(self, a: AttemptInfo, v: Verdict) -> None:
@@ -169,7 +154,7 @@ class Printer:
             self._put(f"memtui: {message}")
 
     def outcome(self, code: int, attempt: AttemptInfo, v: Verdict, recovery: Recovery) -> None:
-        words = {0: "finished", 2: "bad input", 3: "out of memory", 4: "crashed", 130: "stopped"}[code]
+        words = OUTCOME_WORDS[code]
         if self.as_json:
             self._json("outcome", status=words, exit_code=code, attempts=recovery.attempts, run_id=attempt.run_id,
                        verdict_kind=v.kind, gave_up=recovery.gave_up,
@@ -215,64 +200,34 @@ class _Signals:
             signal.signal(sig, old)
 
 
-def _given(ns: argparse.Namespace, name: str, default: int) -> int:
-    value = getattr(ns, name, None)
-    return default if value is None else int(value)
-
-
-def run_headless(config: RunConfig, ns: argparse.Namespace, stream: TextIO | None = None) -> int:
+def run_headless(config: RunConfig, recovery: Recovery, runs_root: Path, *, as_json: bool = False,
+                 interval: float = 1.0, stream: TextIO | None = None) -> int:
     """Run `config` to its outcome with no screen; return the exit code."""
-    printer = Printer(stream or sys.stdout, bool(getattr(ns, "json", False)))
+    printer = Printer(stream or sys.stdout, as_json)
     try:
-        recovery = Recovery(
-            bool(getattr(ns, "auto_recover", False)),
-            min_batch=_given(ns, "min_batch", 1),
-            max_attempts=_given(ns, "max_attempts", 8),
-        )
-    except ValueError as exc:
-        print(f"memtui run: {exc}", file=sys.stderr)
-        return 2
-    try:
-        store = RunStore(runs_root(ns))
+        store = RunStore(runs_root)
     except RunStoreError as exc:
         print(f"memtui run: {exc}", file=sys.stderr)
-        return 2
-    notices: queue.Queue[Notice] = queue.Queue()
+        return int(ExitCode.BAD_INPUT)
+    notices: queue.Queue[SessionNotice] = queue.Queue()
     # The sampler gives the supervisor its baseline before each launch (who
     # else holds the GPU) and the pre-flight check its free memory.
-    sampler = Sampler(interval=getattr(ns, "interval", None) or 1.0)
+    sampler = Sampler(interval=interval)
     sampler.start()
-    supervisor = Supervisor(store, sink=notices.put, sampler=sampler)
-
-    def launch(cfg: RunConfig, reason: str) -> AttemptInfo:
-        checked = preflight(cfg, sampler.latest or sampler.take_baseline(), store)
-        printer.preflight(checked)
-        info = supervisor.launch(cfg, reason)
-        if (problem := record_preflight(info.run_dir, checked)) is not None:
-            printer.note("problem", problem)
-        return info
-
+    session = RunSession(store, sink=notices.put, recovery=recovery, sampler=sampler)
     with _Signals() as signals:
         try:
-            return _supervise(supervisor, launch, notices, config, recovery, printer, signals)
-        except RunStoreError as exc:  # e.g. the disk filled up between attempts
-            print(f"memtui run: {exc}", file=sys.stderr)
-            return 2
+            session.launch(config, "first launch")
+            return _follow(session, notices, recovery, printer, signals)
         finally:
-            supervisor.close()
+            session.close()
             sampler.stop()
 
 
-def _supervise(
-    supervisor: Supervisor,
-    launch: Callable[[RunConfig, str], AttemptInfo],
-    notices: queue.Queue[Notice],
-    config: RunConfig,
-    recovery: Recovery,
-    printer: Printer,
-    signals: _Signals,
-) -> int:
-    current = launch(config, "first launch")
+def _follow(session: RunSession, notices: queue.Queue[SessionNotice], recovery: Recovery, printer: Printer,
+            signals: _Signals) -> int:
+    """Print what the session reports until the chain of attempts ends."""
+    current: str | None = None  # the run id being followed
     acted_on = 0  # signals already turned into a stop
     while True:
         if signals.count > acted_on:
@@ -280,30 +235,36 @@ def _supervise(
             acted_on = signals.count
             printer.note("stopping", "forcing the run to stop" if force else
                          "stopping the run gracefully (Ctrl-C again to force)")
-            supervisor.stop(force=force)
+            session.stop(force=force)
         try:
             notice = notices.get(timeout=0.2)
         except queue.Empty:
             continue
+        if isinstance(notice, LaunchFailed):
+            print(f"memtui run: {notice.message}", file=sys.stderr)
+            return int(ExitCode.BAD_INPUT)
+        if isinstance(notice, Checked):
+            printer.preflight(notice.preflight)
+            continue
         if isinstance(notice, SupervisorProblem):
             printer.note("problem", notice.message)
             continue
-        if notice.attempt.run_id != current.run_id:
-            continue
         if isinstance(notice, AttemptStarted):
+            current = notice.attempt.run_id
             printer.started(notice.attempt)
-        elif isinstance(notice, EventBatch):
+            continue
+        if notice.attempt.run_id != current:
+            continue
+        if isinstance(notice, EventBatch):
             printer.events(notice.attempt, list(notice.events), notice.garbage)
-        elif isinstance(notice, AttemptEnded):
+        elif isinstance(notice, AttemptConcluded):
             ended, verdict = notice.attempt, notice.verdict
             printer.ended(ended, verdict)
-            stopped = signals.count > 0
-            change = None if stopped else recovery.on_end(ended, verdict)
-            if change is None:
-                if recovery.gave_up and verdict.is_oom:
-                    printer.note("gave_up", recovery.gave_up)
-                code = outcome_code(ended, verdict, stopped)
-                printer.outcome(code, ended, verdict, recovery)
-                return code
-            printer.relaunch(ended, change.reason, recovery.steps[-1].rung, change.config)
-            current = launch(change.config, change.reason)
+            if notice.relaunch is not None and signals.count == 0:
+                printer.relaunch(ended, notice.relaunch.reason, notice.rung or "", notice.relaunch.config)
+                continue
+            if notice.gave_up:
+                printer.note("gave_up", notice.gave_up)
+            code = outcome_code(ended, verdict, signals.count > 0)
+            printer.outcome(code, ended, verdict, recovery)
+            return code

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainer.config import ConfigError, RunConfig, training_image_size
-from tui.diagnosis.patterns import human_bytes
+from tui.common.units import format_bytes
 from tui.kinds.estimate import Estimate, Fit, calibrate, describe, estimate
 from tui.runs.folder import RunDir
 from tui.runs.store import RunStore, RunStoreError
@@ -113,8 +113,8 @@ def _fit_warning(est: Estimate, fit: Fit, free: int | None, where: str) -> str |
         return None
     room = (free - fit.intercept) / fit.slope if fit.slope > 0 else 0
     hint = f"; the largest batch predicted to fit is {int(room)}" if room >= 1 else ""
-    return (f"Predicted peak {human_bytes(peak)} at batch {est.batch_size} (calibrated) will not fit "
-            f"in the {human_bytes(free)} free on {where}{hint}.")
+    return (f"Predicted peak {format_bytes(peak, spaced=True)} at batch {est.batch_size} (calibrated) will not fit "
+            f"in the {format_bytes(free, spaced=True)} free on {where}{hint}.")
 
 
 def to_meta(p: Preflight) -> dict[str, object]:
@@ -135,9 +135,9 @@ def record(run_dir: Path, p: Preflight) -> str | None:
 def one_line(p: Preflight) -> str:
     """`estimate: peak ≈ 1.3 GiB at batch 64 (calibrated 1.9 GiB from 3 runs) · 21.0 GiB free on GPU0`."""
     est = p.estimate
-    text = f"estimate: peak ≈ {human_bytes(p.predicted)} at batch {est.batch_size}"
+    text = f"estimate: peak ≈ {format_bytes(p.predicted, spaced=True)} at batch {est.batch_size}"
     if p.fit is not None and p.calibrated is not None:
-        text += f" (calibrated {human_bytes(p.calibrated)} from {p.fit.points} runs)"
+        text += f" (calibrated {format_bytes(p.calibrated, spaced=True)} from {p.fit.points} runs)"
     if p.free_bytes is not None:
-        text += f" · {human_bytes(p.free_bytes)} free on {p.where}"
+        text += f" · {format_bytes(p.free_bytes, spaced=True)} free on {p.where}"
     return text

@@ -2,7 +2,7 @@
 
 The screen and headless mode share this object. It decides and records; the
 caller launches. Every decision climbs one rung of the ladder in
-`tui.remedies.changes.next_rung`, so the number of relaunches is bounded by the ladder,
+`tui.remedies.ladder.next_rung`, so the number of relaunches is bounded by the ladder,
 by --min-batch and by --max-attempts, and a config that was already tried is
 never launched again: nothing loops.
 """
@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from trainer.config import RunConfig
 from tui.common.verdict import Verdict
-from tui.remedies.changes import Change, next_rung
+from tui.remedies.changes import Change
+from tui.remedies.ladder import next_rung
 
 if TYPE_CHECKING:
     from tui.supervision.supervisor import AttemptInfo

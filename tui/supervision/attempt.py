@@ -15,10 +15,9 @@ from pathlib import Path
 
 from trainer.config import RunConfig
 from trainer.protocol import Event, RunEnd, RunStart, Step
+from tui.common.states import LIVE_STATES, STATE_WORDS
 from tui.common.verdict import Verdict
-from tui.runs.facts import STATE_WORDS, peak_of
-
-LIVE_STATES = frozenset({"starting", "training", "stopping"})
+from tui.runs.facts import peak_of
 
 
 @dataclass(frozen=True)

@@ -24,31 +24,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-EXIT_FILE = "exit.json"
-PID_FILE = "trainer.pid"
-META_FILE = "meta.json"
-LOG_FILE = "trainer.log"
+from trainer.runfiles import EXIT_FILE, LOG_FILE, META_FILE, PID_FILE, write_json_atomic
+
 MODULE_ENV = "MEMTUI_TRAINER_MODULE"
 
 
 def _shrug(signum: int, frame: object) -> None:
     """Outlive the group's stop signals; the trainer handles them."""
-
-
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write-then-rename, so a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        # A full disk: leave no half-written temporary file taking what space is left.
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def trainer_module(run_dir: Path) -> str:

@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from trainer.config import RunConfig
+from tui.common import procctl
 from tui.common.verdict import Verdict
 from tui.runs.folder import RunDir
 from tui.runs.store import RunStore
-from tui.supervision import procctl
 from tui.supervision.attempt import (
     AttemptEnded,
     AttemptInfo,

@@ -22,10 +22,11 @@ from pathlib import Path
 import psutil
 
 from trainer.protocol import Event, RunStart
+from trainer.runfiles import write_json_atomic
+from tui.common import procctl
+from tui.common.states import state_of_verdict
 from tui.common.verdict import KILLED, NOT_OOM, Remedy, Verdict
-from tui.runs.facts import state_of_verdict
 from tui.runs.folder import RunDir
-from tui.supervision import procctl
 from tui.supervision.attempt import (
     AttemptEnded,
     AttemptInfo,
@@ -36,7 +37,6 @@ from tui.supervision.attempt import (
     SupervisorProblem,
     now,
 )
-from tui.supervision.reaper import write_json_atomic
 from tui.supervision.wakeup import Wakeup
 
 # The loop sleeps until the trainer writes (inotify) or the reaper exits (a

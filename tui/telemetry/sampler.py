@@ -8,7 +8,6 @@ hands it on with `call_from_thread` or a message.
 
 from __future__ import annotations
 
-import argparse
 import math
 import threading
 import time
@@ -39,25 +38,6 @@ def check_interval(value: float) -> float:
     if value < MIN_INTERVAL:
         raise ConfigError(f"--interval: {value:g} is too short; use {MIN_INTERVAL:g} seconds or more")
     return float(value)
-
-
-def _interval_arg(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds; use 0.25 or more") from None
-    try:
-        return check_interval(value)
-    except ConfigError as exc:  # argparse already names the option
-        raise argparse.ArgumentTypeError(str(exc).removeprefix("--interval: ")) from None
-
-
-def add_interval_option(parser: argparse.ArgumentParser) -> None:
-    """`--interval SECONDS` for commands that sample telemetry."""
-    parser.add_argument(
-        "--interval", metavar="SECONDS", type=_interval_arg, default=DEFAULT_INTERVAL,
-        help=f"seconds between telemetry readings (default {DEFAULT_INTERVAL:g}; at least {MIN_INTERVAL:g})",
-    )
 
 
 class Sampler:

@@ -25,6 +25,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from trainer.config import RunConfig
+from tui.common.states import LIVE_STATES
 from tui.common.verdict import Verdict
 from tui.supervision.attempt import AttemptEnded, AttemptStarted, EventBatch, Notice, SupervisorProblem
 from tui.ui.keyactions import KeyActions
@@ -34,7 +35,6 @@ from tui.ui.widgets import remedykeys
 from tui.ui.widgets.header import HeaderView, RunHeader
 from tui.ui.widgets.keys import KEYS, bindings
 from tui.ui.widgets.messages import Handoff, SamplesWaiting
-from tui.ui.widgets.words import LIVE_STATES
 
 if TYPE_CHECKING:
     from tui.session.recovery import Recovery

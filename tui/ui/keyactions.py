@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trainer.config import RunConfig
+from trainer.runfiles import LOG_FILE
+from tui.common.states import LIVE_STATES
 from tui.ui.widgets import remedykeys
-from tui.ui.widgets.words import LIVE_STATES
 
 if TYPE_CHECKING:
     from tui.ui.app import MemtuiApp
@@ -71,7 +72,7 @@ class KeyActions:
         from tui.ui.screens.logview import LogScreen
 
         info = self.attempt
-        self.push_screen(LogScreen(Path(info.run_dir) / "trainer.log" if info else None))
+        self.push_screen(LogScreen(Path(info.run_dir) / LOG_FILE if info else None))
 
     def action_next_theme(self: MemtuiApp) -> None:
         names = list(self.loaded.names) or [self.theme]

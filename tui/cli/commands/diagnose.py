@@ -16,6 +16,7 @@ from typing import Any
 from tui.common.verdict import Verdict
 from tui.diagnosis import diagnose, tail_text
 from tui.diagnosis.runfolder import diagnosis_inputs, is_run_folder
+from tui.ui.widgets.keys import key_for_remedy
 
 _SNIFF = 8192
 
@@ -38,7 +39,7 @@ def run(ns: argparse.Namespace) -> int:
     if ns.exit_code is not None:
         inputs["exit_code"] = ns.exit_code
     verdict = diagnose(**inputs)
-    print(json.dumps(verdict.to_dict(), indent=2) if ns.json else render(verdict))
+    print(json.dumps(as_json(verdict), indent=2) if ns.json else render(verdict))
     return 0
 
 
@@ -76,6 +77,15 @@ def render(v: Verdict) -> str:
     if v.remedies:
         lines.append("try, in this order:")
         for i, r in enumerate(v.remedies, 1):
-            key = f" [key {r.key}]" if r.key else ""
+            letter = key_for_remedy(r.id)
+            key = f" [key {letter}]" if letter else ""
             lines.append(f"  {i}. {r.title}{key}: {r.why}")
     return "\n".join(lines)
+
+
+def as_json(verdict: Verdict) -> dict[str, Any]:
+    """The verdict as JSON, each remedy with the screen key that applies it (null: advice only)."""
+    data = verdict.to_dict()
+    for remedy in data["remedies"]:
+        remedy["key"] = key_for_remedy(remedy["id"])
+    return data

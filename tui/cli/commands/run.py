@@ -11,8 +11,7 @@ import argparse
 import sys
 
 from trainer.config import ConfigError
-from tui.cli.options import add_run_options, resolve_run_config, runs_root
-from tui.telemetry.sampler import add_interval_option
+from tui.cli.options import add_interval_option, add_run_options, resolve_run_config, runs_root
 
 
 def add_screen_options(parser: argparse.ArgumentParser) -> None:
@@ -52,17 +51,16 @@ def run(ns: argparse.Namespace) -> int:
         return fail(prog, str(exc))
     if ns.json and not ns.headless:
         return fail(prog, "--json needs --headless (the screen is not JSON); add --headless")
-    if ns.headless:
-        from tui.session.headless import run_headless
-
-        return run_headless(config, ns)
-
     from tui.session.recovery import Recovery
 
     try:
         recovery = Recovery(ns.auto_recover, min_batch=ns.min_batch, max_attempts=ns.max_attempts)
     except ValueError as exc:
         return fail(prog, str(exc))
+    if ns.headless:
+        from tui.session.headless import run_headless
+
+        return run_headless(config, recovery, runs_root(ns), as_json=ns.json, interval=ns.interval)
     return open_screen(prog, ns, config=config, recovery=recovery)
 
 

@@ -8,20 +8,12 @@ import sys
 import time
 
 from tui.cli.options import add_runs_dir_option, runs_root
+from tui.common.units import format_bytes
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per run, one per line")
     add_runs_dir_option(parser)
-
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    for unit, scale in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
-        if n >= scale:
-            return f"{n / scale:.1f}{unit}"
-    return f"{n}B"
 
 
 def run(ns: argparse.Namespace) -> int:
@@ -42,6 +34,6 @@ def run(ns: argparse.Namespace) -> int:
     print(f"{'RUN':<21} {'STARTED':<16} {'CONFIG':<24} {'STEPS':>7} {'EST.':>7} {'PEAK':>7}  STATUS")
     for s in runs:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.started)) if s.started else "-"
-        sizes = f"{_size(s.estimate):>7} {_size(s.peak_memory):>7}"
+        sizes = f"{format_bytes(s.estimate, unknown='-'):>7} {format_bytes(s.peak_memory, unknown='-'):>7}"
         print(f"{s.id:<21} {started:<16} {s.config[:24]:<24} {s.steps:>7} {sizes}  {s.status}")
     return 0

@@ -11,7 +11,8 @@ from textual.widgets import Static
 
 from trainer.config import RunConfig
 from trainer.protocol import Step
-from tui.ui.widgets.words import STATES, bar, config_words, duration
+from tui.kinds.words import header_words
+from tui.ui.widgets.words import STATES, bar, duration
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def header_markup(view: HeaderView, width: int) -> str:
             first += tail
     lines = [first]
     if cfg is not None:
-        lines.append(escape(config_words(cfg)))
+        lines.append(escape(header_words(cfg)))
     notes = []
     if view.attached:
         owner = " (read-only: another screen controls it)" if view.read_only else ""

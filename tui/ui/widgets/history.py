@@ -21,7 +21,8 @@ from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tui.ui.widgets.words import OUTCOMES, config_short, nbytes
+from tui.kinds.words import table_words
+from tui.ui.widgets.words import OUTCOMES, nbytes
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -38,7 +39,7 @@ def row(info: AttemptInfo) -> tuple[str, ...]:
     rate = f"{info.steps_per_second:.1f}" if info.steps_per_second else "–"
     return (
         str(info.number),
-        config_short(info.config) if info.config else "?",
+        table_words(info.config) if info.config else "?",
         OUTCOMES.get(info.state, info.state),
         str(info.steps),
         nbytes(info.peak_memory) if info.peak_memory else "–",

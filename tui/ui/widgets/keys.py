@@ -1,11 +1,16 @@
-"""Every key of the screen in one table: bindings, help screen and command
-palette are all built from it, so they cannot disagree."""
+"""Every key of the screen in one table: bindings, help screen, command
+palette and the verdict panel's remedy keys are all built from it, so they
+cannot disagree. A remedy key names its remedy by id (`tui.remedies.table`);
+the diagnosis never knows the letters. Textual is imported only to make the
+bindings, so `memtui diagnose` can read the letters without it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from textual.binding import Binding
+if TYPE_CHECKING:
+    from textual.binding import Binding
 
 
 @dataclass(frozen=True)
@@ -15,16 +20,20 @@ class Key:
     label: str  # short, for the footer
     description: str  # one sentence, for help and the command palette
     show: bool = True  # in the footer; 80 columns hold nine (all are in help and the palette)
+    remedy: str | None = None  # the remedy id this key applies (relaunching with it)
 
 
 KEYS: tuple[Key, ...] = (
     Key("s", "stop", "stop", "Stop the run gracefully (it finishes the step and saves); press again to force"),
     Key("r", "relaunch", "rerun", "Relaunch with the same settings (stops a live run first)"),
-    Key("b", "halve_batch", "½batch", "Relaunch with half the batch size"),
-    Key("g", "toggle_growth", "growth", "Toggle TensorFlow memory growth and relaunch"),
-    Key("c", "toggle_model", "cnn", "Switch between the small and the large CNN and relaunch"),
-    Key("m", "toggle_precision", "fp16", "Toggle mixed precision (float16) and relaunch"),
-    Key("a", "double_accum", "accum×2", "Double gradient accumulation and relaunch", show=False),
+    Key("b", "halve_batch", "½batch", "Relaunch with half the batch size", remedy="halve-batch"),
+    Key("g", "toggle_growth", "growth", "Toggle TensorFlow memory growth and relaunch", remedy="memory-growth"),
+    Key("c", "toggle_model", "cnn", "Switch between the small and the large CNN and relaunch",
+        remedy="small-model"),
+    Key("m", "toggle_precision", "fp16", "Toggle mixed precision (float16) and relaunch",
+        remedy="mixed-precision"),
+    Key("a", "double_accum", "accum×2", "Double gradient accumulation and relaunch", show=False,
+        remedy="grad-accum"),
     Key("A", "toggle_auto", "auto-recover", "Toggle automatic recovery from out-of-memory", show=False),
     Key("f", "find_batch", "find batch", "Find the largest batch that fits, then relaunch with it", show=False),
     Key("l", "show_log", "log", "Show the trainer's full log (scrollable)"),
@@ -34,11 +43,23 @@ KEYS: tuple[Key, ...] = (
 )
 
 
+REMEDY_KEYS: dict[str, Key] = {k.remedy: k for k in KEYS if k.remedy}  # remedy id -> its key
+BY_ACTION: dict[str, Key] = {k.action: k for k in KEYS}
+
+
+def key_for_remedy(remedy_id: str) -> str | None:
+    """The letter that applies a remedy on the screen, None for advice only."""
+    key = REMEDY_KEYS.get(remedy_id)
+    return key.key if key else None
+
+
 def display_key(key: str) -> str:
     return "?" if key == "question_mark" else key
 
 
 def bindings() -> list[Binding]:
+    from textual.binding import Binding
+
     return [
         Binding(k.key, k.action, k.label, show=k.show, id=k.action, tooltip=k.description,
                 key_display=display_key(k.key))

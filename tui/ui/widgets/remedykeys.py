@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from tui.ui.widgets.words import LIVE_STATES
+from tui.common.states import LIVE_STATES
 
 if TYPE_CHECKING:
     from tui.ui.app import MemtuiApp

@@ -10,7 +10,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from tui.common.verdict import FINISHED, KILLED, NOT_OOM, STOPPED, Verdict
-from tui.ui.widgets.keys import display_key
+from tui.ui.widgets.keys import display_key, key_for_remedy
 
 HEADLINES = {
     FINISHED: "✓ FINISHED",
@@ -50,8 +50,9 @@ def verdict_markup(verdict: Verdict, enabled_keys: set[str] | None = None, note:
     for line in verdict.evidence[: 1 if compact else 2]:
         lines.append(f"[dim]evidence:[/] {escape(line.strip())}")
     for remedy in verdict.remedies[:4]:
-        if remedy.key and (enabled_keys is None or remedy.key in enabled_keys):
-            key = escape(display_key(remedy.key))
+        letter = key_for_remedy(remedy.id)
+        if letter and (enabled_keys is None or letter in enabled_keys):
+            key = escape(display_key(letter))
             lines.append(f"  [b]\\[{key}][/] {escape(remedy.title)} [dim]— {escape(remedy.why)}[/]")
         else:
             lines.append(f"  [b] • [/] {escape(remedy.title)} [dim]— {escape(remedy.why)}[/]")

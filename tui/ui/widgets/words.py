@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from trainer.config import RunConfig
 from trainer.protocol import Step
-from tui.common.units import format_loss
+from tui.common.units import format_bytes, format_loss
 
 # state -> (symbol + words, style)
 STATES: dict[str, tuple[str, str]] = {
@@ -26,7 +25,6 @@ STATES: dict[str, tuple[str, str]] = {
     "crashed": ("✗ CRASHED", "bold $error"),
     "killed": ("✗ KILLED", "bold $error"),
 }
-LIVE_STATES = frozenset({"starting", "training", "stopping"})
 
 # Short outcome words for the history table.
 OUTCOMES: dict[str, str] = {
@@ -35,21 +33,9 @@ OUTCOMES: dict[str, str] = {
     "crashed": "✗ crashed", "killed": "✗ killed",
 }
 
-_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
-
-
 def nbytes(value: float | None) -> str:
     """Bytes in binary units with three significant figures; '?' when unknown."""
-    if value is None:
-        return "?"
-    size = float(value)
-    for unit in _UNITS:
-        if abs(size) < 1024 or unit == _UNITS[-1]:
-            if unit == "B":
-                return f"{int(size)} B"
-            return f"{size:.0f} {unit}" if abs(size) >= 100 else f"{size:.1f} {unit}"
-        size /= 1024
-    return "?"  # pragma: no cover
+    return format_bytes(value, digits=None, spaced=True)
 
 
 def pair(current: float | None, peak: float | None) -> str:
@@ -97,25 +83,6 @@ def bar(fraction: float, width: int) -> str:
     partial = " ▏▎▍▌▋▊▉"[part].strip() if part else ""
     filled = "█" * full + partial
     return filled + "░" * (width - len(filled))
-
-
-def config_words(cfg: RunConfig) -> str:
-    """The settings that decide memory, in one line."""
-    return (
-        f"model {cfg.model} · batch {cfg.batch_size} · growth {'on' if cfg.memory_growth else 'off'} · "
-        f"{'fp16 mixed' if cfg.mixed_precision else 'fp32'} · accum ×{cfg.grad_accum} · "
-        f"effective {cfg.effective_batch}"
-    )
-
-
-def config_short(cfg: RunConfig) -> str:
-    """A compact form for the history table: 'small b32 fp32 ×1 growth'."""
-    parts = [cfg.model, f"b{cfg.batch_size}", "fp16" if cfg.mixed_precision else "fp32"]
-    if cfg.grad_accum > 1:
-        parts.append(f"×{cfg.grad_accum}")
-    if cfg.memory_growth:
-        parts.append("grow")
-    return " ".join(parts)
 
 
 def tf_memory(memory: Mapping[str, Any]) -> tuple[int | None, int | None, str]:
