@@ -20,15 +20,15 @@ from tui.cli import main
 class ProbedApp(tui.ui.app.MemtuiApp):
     CSS_PATH = str(Path(tui.ui.app.__file__).with_name("app.tcss"))  # Textual reads it beside the subclass's module
 
+    # Textual calls every class's handler along the MRO, MemtuiApp's after these:
+    # calling super() here as well launched the run twice.
     def on_ready(self) -> None:
         self.probed = self.main.steplog.painter  # the screens are gone by unmount
-        super().on_ready()
 
     def on_unmount(self) -> None:
         painter = self.probed
         with open(os.environ["PAINT_PROBE_OUT"], "w", encoding="utf-8") as out:
             json.dump({"swaps": painter.swaps, "renders": painter.renders}, out)
-        super().on_unmount()
 
 
 tui.ui.app.MemtuiApp = ProbedApp  # type: ignore[misc]  # what `memtui` opens, via tui.cli.commands.run

@@ -139,7 +139,10 @@ class RunSession:
         self.supervisor.detach()
 
     def close(self) -> None:
+        """No more launches; one in flight finishes first, so the supervisor closes
+        over every attempt it started."""
         self._jobs.put(None)
+        self._launcher.join(timeout=30)
         self.supervisor.close()
 
     @property

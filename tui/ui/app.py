@@ -17,27 +17,27 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import work
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import BindingType
-from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from trainer.config import RunConfig
 from tui.common.states import LIVE_STATES
 from tui.common.verdict import Verdict
-from tui.supervision.attempt import AttemptEnded, AttemptStarted, EventBatch, Notice, SupervisorProblem
-from tui.ui.keyactions import KeyActions
+from tui.session.session import AttemptConcluded, Checked, LaunchFailed
+from tui.supervision.attempt import AttemptEnded, AttemptStarted, EventBatch, SupervisorProblem
+from tui.ui import keyrules
+from tui.ui.keyactions import KeyedApp
 from tui.ui.screens.main import MainScreen
 from tui.ui.themes import DEFAULT_THEME, LoadedThemes, load_themes
-from tui.ui.widgets import remedykeys
-from tui.ui.widgets.header import HeaderView, RunHeader
+from tui.ui.widgets.header import RunHeader
 from tui.ui.widgets.keys import KEYS, bindings
 from tui.ui.widgets.messages import Handoff, SamplesWaiting
 
 if TYPE_CHECKING:
     from tui.session.recovery import Recovery
+    from tui.session.session import SessionNotice
     from tui.supervision.attempt import AttemptInfo
     from tui.supervision.supervisor import Supervisor
     from tui.telemetry.snapshot import Snapshot
@@ -46,17 +46,12 @@ EXIT_AFTER_FIRST_PAINT = "MEMTUI_EXIT_AFTER_PAINT"  # for bench/startup.py
 TICK_SECONDS = 1.0
 
 
-class MemtuiApp(KeyActions, App[int]):
+class MemtuiApp(KeyedApp):
     CSS_PATH = "app.tcss"
     TITLE = "memtui"
     MODES: ClassVar[dict[str, Any]] = {"main": MainScreen}
     DEFAULT_MODE = "main"
     BINDINGS: ClassVar[list[BindingType]] = bindings()  # type: ignore[assignment]
-
-    run_state: reactive[str] = reactive("idle", bindings=True)
-    # No key is enabled or greyed by it: a change need not rebuild the footer.
-    auto_recover: reactive[bool] = reactive(False)
-    searching: reactive[bool] = reactive(False, bindings=True)
 
     def __init__(
         self,
@@ -84,14 +79,17 @@ class MemtuiApp(KeyActions, App[int]):
             self.register_theme(t)
         self.theme = theme
         self.attempt: AttemptInfo | None = None
-        self.last_step: Any = None
-        self.supervisor: Supervisor | None = None
+        self.session = None
         self.sampler: Any = None
         self._sampled = 0  # the sampler's snapshots taken onto the screen so far
         self._first_sample_asked = False
         self._exit_when_ended = False
         self._stop_pressed = False
         self.auto_recover = bool(recovery and recovery.enabled)
+
+    @property
+    def supervisor(self) -> Supervisor | None:
+        return self.session.supervisor if self.session is not None else None
 
     @property
     def main(self) -> MainScreen:
@@ -119,20 +117,16 @@ class MemtuiApp(KeyActions, App[int]):
     def _start_live(self) -> None:
         # Imported here: they pull in psutil/NVML, which the first frame does not need.
         from tui.runs.store import RunStore
-        from tui.supervision.supervisor import Supervisor
+        from tui.session.session import RunSession
         from tui.telemetry.sampler import Sampler
 
         self.sampler = Sampler(interval=self.interval, on_snapshot=self._sampled_in_thread)
-        notices: Handoff[Notice] = Handoff(asyncio.get_running_loop(), self._take_notices, self._context)
-        self.supervisor = Supervisor(
-            RunStore(self.runs_dir or Path(".")),
-            sink=notices.put,
-            sink_blocks=False,
-            sampler=self.sampler,
-        )
+        notices: Handoff[SessionNotice] = Handoff(asyncio.get_running_loop(), self._take_notices, self._context)
+        self.session = RunSession(RunStore(self.runs_dir or Path(".")), sink=notices.put, sink_blocks=False,
+                                  recovery=self.recovery, sampler=self.sampler)
         self.sampler.start()
         if self.attach_dir is not None:
-            self._attach(self.attach_dir)
+            self.session.attach(self.attach_dir)
         elif self.config is not None:
             self.launch(self.config, "first launch")
 
@@ -161,8 +155,8 @@ class MemtuiApp(KeyActions, App[int]):
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGHUP):
                 loop.remove_signal_handler(signum)
-        if self.supervisor is not None:
-            self.supervisor.close()
+        if self.session is not None:
+            self.session.close()
         if self.sampler is not None:
             self.sampler.stop()
 
@@ -192,7 +186,7 @@ class MemtuiApp(KeyActions, App[int]):
     def feed_snapshot(self, snapshot: Snapshot) -> None:
         self.main.feed_snapshot(snapshot)
 
-    def _take_notices(self, notices: list[Notice]) -> None:
+    def _take_notices(self, notices: list[SessionNotice]) -> None:
         """The supervisor's notices, in order, on the event loop (see Handoff)."""
         try:
             for notice in notices:
@@ -213,72 +207,58 @@ class MemtuiApp(KeyActions, App[int]):
             return False
         return bool(stack) and any(isinstance(child, RunHeader) for child in stack[0].children)
 
-    def handle_notice(self, notice: Notice) -> None:
-        """Apply one supervisor notice to the screen (also used to replay recorded runs)."""
+    def handle_notice(self, notice: SessionNotice) -> None:
+        """Apply one session notice to the screen (also used to replay recorded runs)."""
         if isinstance(notice, SupervisorProblem):
             self.notify(notice.message, severity="error", timeout=10)
             self.main.log_line(f"! {notice.message}")
+            return
+        if isinstance(notice, Checked):
+            self.main.preflight(notice.preflight)
+            if notice.preflight.warning:
+                self.notify(notice.preflight.warning, severity="warning", timeout=8)
+            return
+        if isinstance(notice, LaunchFailed):
+            self.notify(f"launch failed: {notice.message}", severity="error", timeout=10)
+            self.main.log_line(f"! launch failed: {notice.message}")
+            self.run_state = self.attempt.state if self.attempt is not None else "idle"
             return
         info = notice.attempt
         if self.attempt is not None and info.number < self.attempt.number:
             return  # a late notice from an attempt already replaced
         self.attempt = info
         if isinstance(notice, AttemptStarted):
-            self.last_step = None
             self._stop_pressed = False
             self.main.attempt_started(info)
         elif isinstance(notice, EventBatch):
-            step = self.main.events(info, notice.events, notice.garbage)
-            first = self.last_step is None and step is not None
-            self.last_step = step or self.last_step
+            first = self.main.events(info, notice.events, notice.garbage)
             if info.state == self.run_state and not first:
                 # Steady stepping: the header and history follow on the tick, so
                 # 20 batches a second cost the newest-step row only, not 20 frames.
                 return
-        elif isinstance(notice, AttemptEnded):
-            self._ended(info, notice.verdict)
+        elif isinstance(notice, AttemptConcluded):
+            self._ended(info, notice.verdict, notice.note)
+        elif isinstance(notice, AttemptEnded):  # a replayed run: nothing decides what follows
+            self._ended(info, notice.verdict, None)
         self.run_state = info.state
         self.refresh_header()
 
-    def _ended(self, info: AttemptInfo, verdict: Verdict) -> None:
-        change = None
-        note = None
-        if self.recovery is not None and not self._exit_when_ended and not self._stop_pressed:
-            change = self.recovery.on_end(info, verdict)
-            note = self.recovery.gave_up if verdict.is_oom else None
-            if change is not None:
-                note = f"auto-recover: relaunching — {change.reason}"
-        self.main.attempt_ended(info, verdict, self._enabled_keys(info), note)
+    def _ended(self, info: AttemptInfo, verdict: Verdict, note: str | None) -> None:
+        self.main.attempt_ended(info, verdict, self.enabled_keys(), note)
         if self._exit_when_ended:
             self.exit(0)
-        elif change is not None:
-            self.launch(change.config, change.reason)
 
     def refresh_header(self) -> None:
         """Show a change of state now (a start, an end, the first step, a key)."""
-        if not self._screen_ready():
-            return
-        info = self.attempt
-        elapsed = None
-        if info is not None and info.started:
-            elapsed = (info.ended or self.clock()) - info.started
-        self.main.show_header(
-            HeaderView(
-                state=info.state if info else ("starting" if self.live and self.config else "idle"),
-                attempt=info.number if info else None,
-                config=info.config if info else self.config,
-                elapsed=elapsed,
-                last_step=self.last_step,
-                steps=info.steps if info else 0,
-                steps_per_second=info.steps_per_second if info else None,
-                reason=info.reason if info and info.number > 1 else "",
+        if self._screen_ready():
+            self.main.refresh_header(
+                self.attempt,
+                idle_state="starting" if self.live and self.config else "idle",
+                config=self.config,
                 auto_recover=self.auto_recover,
-                read_only=bool(info and info.read_only),
-                attached=info.run_id if info and self.attach_dir else None,
+                attached=self.attach_dir is not None,
+                now=self.clock(),
             )
-        )
-        if info is not None:
-            self.main.record(info)
 
     def _tick(self) -> None:
         """Once a tick: the log catching up, gauges, then the clock, ETA and
@@ -291,57 +271,26 @@ class MemtuiApp(KeyActions, App[int]):
 
     # --- launching -----------------------------------------------------------------
 
-    def launch(self, config: RunConfig, reason: str) -> None:
-        if self.supervisor is None:
+    def launch(self, config: RunConfig, reason: str, *, by_hand: bool = False) -> None:
+        """Hand an attempt to the session (it stops a live run first, on its own thread)."""
+        if self.session is None:
             self.notify("no supervisor: this screen only replays a run", severity="warning")
             return
         self.run_state = "stopping" if self.run_state in LIVE_STATES else "starting"
-        self._launch(config, reason)
-
-    @work(thread=True, exclusive=True, group="launch", exit_on_error=False)
-    def _launch(self, config: RunConfig, reason: str) -> None:
-        assert self.supervisor is not None
-        # Reading the runs for calibration is file I/O: it belongs in this thread.
-        from tui.session.preflight import one_line, preflight, record
-
-        reading = (self.sampler.latest or self.sampler.take_baseline()) if self.sampler else None
-        checked = preflight(config, reading, self.supervisor.store)
-        self.call_from_thread(self.main.log_line, f"── {one_line(checked)}")
-        if checked.warning:
-            self.call_from_thread(self.main.log_line, f"▲ {checked.warning}")
-            self.call_from_thread(self.notify, checked.warning, severity="warning", timeout=8)
-        info = self.supervisor.launch(config, reason)
-        if (problem := record(info.run_dir, checked)) is not None:
-            self.call_from_thread(self.main.log_line, f"! {problem}")
-
-    @work(thread=True, exclusive=True, group="launch", exit_on_error=False)
-    def _attach(self, run_dir: Path) -> None:
-        assert self.supervisor is not None
-        self.supervisor.attach(run_dir)
+        self.session.launch(config, reason, by_hand=by_hand)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR and event.worker.group in ("launch", "find"):
+        if event.state == WorkerState.ERROR and event.worker.group == "find":
             error = event.worker.error
             self.notify(f"{event.worker.group} failed: {error}", severity="error", timeout=10)
             self.main.log_line(f"! {event.worker.group} failed: {error}")
-            if event.worker.group == "find":
-                self.searching = False
-
-    # --- keys (the actions themselves: tui/ui/keyactions.py) -----------------------------
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return remedykeys.check(self, action)
+            self.searching = False
 
     # --- helpers ------------------------------------------------------------------------
 
-    def current_config(self) -> RunConfig | None:
-        return self.attempt.config if self.attempt is not None else self.config
-
-    def _enabled_keys(self, info: AttemptInfo | None = None) -> set[str]:
-        return {k.key for k in KEYS if remedykeys.check(self, k.action) is True}
-
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        state = self.key_state()
         for k in KEYS:
-            if remedykeys.check(self, k.action) is True:
+            if keyrules.check(k.action, state) is True:
                 yield SystemCommand(f"{k.label} ({k.key})", k.description, lambda a=k.action: self.run_action(a))

@@ -1,62 +1,120 @@
 """The screen's key actions: thin, each turns a key into a config change or a
-screen. A mixin of MemtuiApp, kept apart so app.py holds the wiring only."""
+screen. `KeyedApp` is the base of MemtuiApp and declares what the actions
+use, so this module never imports the app (no cycle); app.py holds the wiring.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from textual.app import App
+from textual.reactive import reactive
+
 from trainer.config import RunConfig
 from trainer.runfiles import LOG_FILE
 from tui.common.states import LIVE_STATES
-from tui.ui.widgets import remedykeys
+from tui.remedies.changes import NoRemedy
+from tui.ui import keyrules
+from tui.ui.widgets.keys import KEYS
 
 if TYPE_CHECKING:
-    from tui.ui.app import MemtuiApp
+    from tui.session.recovery import Recovery
+    from tui.session.session import RunSession
+    from tui.supervision.attempt import AttemptInfo
+    from tui.ui.screens.main import MainScreen
+    from tui.ui.themes import LoadedThemes
 
 
-class KeyActions:
-    """`action_*` methods for the bindings in tui.ui.widgets.keys."""
+class KeyedApp(App[int]):
+    """The part of the app the keys act on; `action_*` for tui.ui.widgets.keys."""
 
-    def action_stop(self: MemtuiApp) -> None:
-        if self.supervisor is None:
+    run_state: reactive[str] = reactive("idle", bindings=True)
+    # No key is enabled or greyed by it: a change need not rebuild the footer.
+    auto_recover: reactive[bool] = reactive(False)
+    searching: reactive[bool] = reactive(False, bindings=True)
+
+    session: RunSession | None
+    recovery: Recovery | None
+    attempt: AttemptInfo | None
+    config: RunConfig | None
+    runs_dir: Path | None
+    live: bool
+    loaded: LoadedThemes
+    _stop_pressed: bool
+    _exit_when_ended: bool
+
+    @property
+    def main(self) -> MainScreen:  # the app's main screen
+        raise NotImplementedError
+
+    def launch(self, config: RunConfig, reason: str, *, by_hand: bool = False) -> None:
+        raise NotImplementedError
+
+    def refresh_header(self) -> None:
+        raise NotImplementedError
+
+    # --- what the keys may do now ------------------------------------------------
+
+    def current_config(self) -> RunConfig | None:
+        return self.attempt.config if self.attempt is not None else self.config
+
+    def key_state(self) -> keyrules.KeyState:
+        info = self.attempt
+        controls = not (info is not None and info.read_only) and not self.searching and (
+            self.session is not None or not self.live)
+        return keyrules.KeyState(config=self.current_config(), run_state=self.run_state, controls=controls,
+                                 has_recovery=self.recovery is not None)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return keyrules.check(action, self.key_state())
+
+    def enabled_keys(self) -> set[str]:
+        state = self.key_state()
+        return {k.key for k in KEYS if keyrules.check(k.action, state) is True}
+
+    # --- the actions -------------------------------------------------------------
+
+    def action_stop(self) -> None:
+        if self.session is None:
             return
         force = self._stop_pressed or self.run_state == "stopping"
         self._stop_pressed = True
-        self.supervisor.stop(force=force)
+        self.session.stop(force=force)
         self.notify("forcing the run to stop" if force else "stopping gracefully; press s again to force")
 
-    def action_relaunch(self: MemtuiApp) -> None:
+    def action_relaunch(self) -> None:
         cfg = self.current_config()
         if cfg is not None:
-            self._by_hand(cfg, "relaunched as is (r)")
+            self.launch(cfg, "relaunched as is (r)", by_hand=True)
 
-    def _remedy(self: MemtuiApp, action: str) -> None:
-        change = remedykeys.apply(self, action)
-        if change is not None:
-            self._by_hand(change.config, change.reason)
+    def _remedy(self, action: str) -> None:
+        cfg = self.current_config()
+        if cfg is None:
+            return
+        try:
+            change = keyrules.remedy_change(action, cfg)
+        except NoRemedy as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        self.launch(change.config, change.reason, by_hand=True)
 
-    def action_halve_batch(self: MemtuiApp) -> None:
+    def action_halve_batch(self) -> None:
         self._remedy("halve_batch")
 
-    def action_toggle_growth(self: MemtuiApp) -> None:
+    def action_toggle_growth(self) -> None:
         self._remedy("toggle_growth")
 
-    def action_toggle_model(self: MemtuiApp) -> None:
+    def action_toggle_model(self) -> None:
         self._remedy("toggle_model")
 
-    def action_toggle_precision(self: MemtuiApp) -> None:
+    def action_toggle_precision(self) -> None:
         self._remedy("toggle_precision")
 
-    def action_double_accum(self: MemtuiApp) -> None:
+    def action_double_accum(self) -> None:
         self._remedy("double_accum")
 
-    def _by_hand(self: MemtuiApp, config: RunConfig, reason: str) -> None:
-        if self.recovery is not None:
-            self.recovery.reset()
-        self.launch(config, reason)
-
-    def action_toggle_auto(self: MemtuiApp) -> None:
+    def action_toggle_auto(self) -> None:
         self.auto_recover = not self.auto_recover
         if self.recovery is not None:
             self.recovery.enabled = self.auto_recover
@@ -65,26 +123,60 @@ class KeyActions:
         # mount and lay out, several times the cost) follows in the next one.
         self.call_after_refresh(self.notify, f"auto-recover {'on' if self.auto_recover else 'off'}")
 
-    def action_find_batch(self: MemtuiApp) -> None:
-        remedykeys.find_batch(self)
+    def action_find_batch(self) -> None:
+        """Search the largest batch that fits (fresh process per probe), then relaunch."""
+        cfg = self.current_config()
+        if self.check_action("find_batch", ()) is not True or cfg is None:
+            why = keyrules.why_not("find_batch", cfg)
+            self.notify(f"find batch: {why}" if why else
+                        "find batch: stop the run first (s); the search needs the GPU to itself", severity="warning")
+            return
+        self.searching = True
+        self.main.log_line("── find batch: probing batch sizes, one short fresh process each")
+        self.run_worker(lambda: self._search(cfg), thread=True, exclusive=True, group="find", exit_on_error=False)
 
-    def action_show_log(self: MemtuiApp) -> None:
+    def _search(self, cfg: RunConfig) -> None:
+        from tui.runs.store import RunStore
+        from tui.session.findbatch import find_batch
+
+        def say(line: str) -> None:
+            self.call_from_thread(self.main.log_line, line)
+
+        try:
+            result = find_batch(
+                cfg,
+                RunStore(self.runs_dir or "."),
+                on_start=lambda i, batch: say(f"   probe {i}: batch {batch}…"),
+                on_probe=lambda r: say(f"   probe {r.index}: batch {r.batch} {'fits' if r.fits else 'does not fit'}"),
+            )
+        finally:
+            self.call_from_thread(setattr, self, "searching", False)
+        new = result.launch_config(cfg)
+        if new is None:
+            say("✗ find batch: even batch 1 does not fit")
+            return
+        say(f"── find batch: largest fitting {result.largest}, launching with {new.batch_size}")
+        self.call_from_thread(self.launch, new, f"find batch: {result.largest} fits, using {new.batch_size} (margin)")
+
+    def action_show_log(self) -> None:
         from tui.ui.screens.logview import LogScreen
 
         info = self.attempt
         self.push_screen(LogScreen(Path(info.run_dir) / LOG_FILE if info else None))
 
-    def action_next_theme(self: MemtuiApp) -> None:
+    def action_next_theme(self) -> None:
         names = list(self.loaded.names) or [self.theme]
         self.theme = names[(names.index(self.theme) + 1) % len(names)] if self.theme in names else names[0]
         self.notify(f"theme: {self.theme}")
 
-    def action_help(self: MemtuiApp) -> None:
+    def action_help(self) -> None:
         from tui.ui.screens.help import HelpScreen
 
-        self.push_screen(HelpScreen())
+        cfg = self.current_config()
+        reasons = {k.action: why for k in KEYS if (why := keyrules.why_not(k.action, cfg))}
+        self.push_screen(HelpScreen(reasons))
 
-    def action_quit_app(self: MemtuiApp) -> None:
+    def action_quit_app(self) -> None:
         info = self.attempt
         if info is None or info.read_only or self.run_state not in LIVE_STATES:
             self.exit(0)
@@ -95,8 +187,8 @@ class KeyActions:
             if choice == STOP:
                 self._exit_when_ended = True
                 self.action_stop()
-            elif choice == LEAVE and self.supervisor is not None:
-                self.supervisor.detach()
+            elif choice == LEAVE and self.session is not None:
+                self.session.detach()
                 self.exit(0)
 
         self.push_screen(QuitScreen(f"attempt {info.number}, {info.run_id}"), answer)

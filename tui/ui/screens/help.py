@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -11,7 +12,7 @@ from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tui.ui.widgets.keys import KEYS, display_key
+from tui.ui.widgets.keys import KEYS, Key, display_key
 
 INTRO = (
     "[b]memtui[/] runs your training in a subprocess and watches its memory. "
@@ -21,9 +22,17 @@ INTRO = (
 SYMBOLS = "Symbols: ▶ training  ✓ finished  ■ stopped  ✗ failed  ▲ ≥90% used  △ ≥75% used  ┃ relaunch"
 
 
-def help_markup() -> str:
+def words_for(key: Key, reasons: Mapping[str, str]) -> str:
+    """A key's help line; a key that cannot apply to this run says why."""
+    why = reasons.get(key.action)
+    words = escape(key.description)
+    return f"{words} [dim](not for this run: {escape(why)})[/]" if why else words
+
+
+def help_markup(reasons: Mapping[str, str] | None = None) -> str:
     """The whole help as one text (for a pager or a test); the screen lays it out in rows."""
-    rows = [f"  [b]{escape(display_key(k.key)):>3}[/]  {escape(k.description)}" for k in KEYS]
+    reasons = reasons or {}
+    rows = [f"  [b]{escape(display_key(k.key)):>3}[/]  {words_for(k, reasons)}" for k in KEYS]
     return "\n".join([INTRO, "", *rows, "", SYMBOLS, "", CLOSE])
 
 
@@ -49,6 +58,10 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen .gap { margin-top: 1; }
     """
 
+    def __init__(self, reasons: Mapping[str, str] | None = None) -> None:
+        super().__init__()
+        self.reasons = dict(reasons or {})  # action -> why its key cannot apply to this run
+
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = "Keys"
@@ -56,7 +69,7 @@ class HelpScreen(ModalScreen[None]):
             for i, k in enumerate(KEYS):
                 with Horizontal(classes="key-row gap" if i == 0 else "key-row"):
                     yield Static(escape(display_key(k.key)), classes="key")
-                    yield Static(escape(k.description), classes="words")
+                    yield Static(words_for(k, self.reasons), classes="words")
             yield Static(SYMBOLS, classes="gap")
             yield Static(CLOSE, classes="gap")
 

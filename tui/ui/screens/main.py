@@ -15,6 +15,7 @@ from textual.screen import Screen
 
 from trainer.protocol import Epoch, Error, Event, Oom, RunEnd, RunStart, Step
 from tui.common.verdict import Verdict
+from tui.session.preflight import one_line
 from tui.telemetry.snapshot import Snapshot
 from tui.ui.widgets.footer import KeyFooter
 from tui.ui.widgets.header import HeaderView, RunHeader
@@ -25,6 +26,8 @@ from tui.ui.widgets.verdict import VerdictPanel
 from tui.ui.widgets.words import nbytes, step_line
 
 if TYPE_CHECKING:
+    from trainer.config import RunConfig
+    from tui.session.preflight import Preflight
     from tui.supervision.attempt import AttemptInfo
 
 WIDE = 160  # columns from which gauges, verdict and history sit beside the log
@@ -86,6 +89,7 @@ class MainScreen(Screen[None]):
         self.verdict = VerdictPanel(id="verdict")
         self.history = HistoryTable(id="history")
         self.steplog = StepLog(id="steplog")
+        self.last_step: Step | None = None  # the attempt's newest, for the header
 
     def compose(self) -> ComposeResult:
         yield self.header
@@ -106,10 +110,40 @@ class MainScreen(Screen[None]):
 
     # --- fed by the app -------------------------------------------------------
 
+    def refresh_header(self, info: AttemptInfo | None, *, idle_state: str, config: RunConfig | None,
+                       auto_recover: bool, attached: bool, now: float) -> None:
+        """The header (and the history's row) for the attempt as it stands now."""
+        elapsed = None
+        if info is not None and info.started:
+            elapsed = (info.ended or now) - info.started
+        self.show_header(
+            HeaderView(
+                state=info.state if info else idle_state,
+                attempt=info.number if info else None,
+                config=info.config if info else config,
+                elapsed=elapsed,
+                last_step=self.last_step,
+                steps=info.steps if info else 0,
+                steps_per_second=info.steps_per_second if info else None,
+                reason=info.reason if info and info.number > 1 else "",
+                auto_recover=auto_recover,
+                read_only=bool(info and info.read_only),
+                attached=info.run_id if info and attached else None,
+            )
+        )
+        if info is not None:
+            self.record(info)
+
     def show_header(self, view: HeaderView) -> None:
         self.header.show(view)
         if view.last_step is not None and view.last_step is not self.memory.last_step:
             self.memory.feed_step(view.last_step)
+
+    def preflight(self, checked: Preflight) -> None:
+        """The pre-flight estimate of the attempt about to launch, in the log."""
+        self.log_line(f"── {one_line(checked)}")
+        if checked.warning:
+            self.log_line(f"▲ {checked.warning}")
 
     def feed_snapshot(self, snapshot: Snapshot, *, draw: bool = True) -> None:
         self.memory.feed(snapshot, draw=draw)
@@ -121,14 +155,16 @@ class MainScreen(Screen[None]):
         self.memory.draw()
 
     def attempt_started(self, info: AttemptInfo) -> None:
+        self.last_step = None
         self.memory.mark_relaunch()
         self.verdict.show(None)
         self.steplog.show_newest(None)
         self.log_line(f"── attempt {info.number} ({info.run_id}): {info.reason}")
         self.history.record(info)
 
-    def events(self, info: AttemptInfo, events: Iterable[Event], garbage: int) -> Step | None:
-        """Log the batch; return its newest step for the header."""
+    def events(self, info: AttemptInfo, events: Iterable[Event], garbage: int) -> bool:
+        """Log the batch and keep its newest step for the header; True when it
+        brought the attempt's first step (the header should show it now)."""
         steplog = self.steplog
         last: Step | None = None
         newest = ""
@@ -146,7 +182,10 @@ class MainScreen(Screen[None]):
         if last is not None:
             # The log catches up on the screen's tick; the border shows this step now.
             steplog.show_newest(newest)
-        return last
+            first = self.last_step is None
+            self.last_step = last
+            return first
+        return False
 
     def attempt_ended(self, info: AttemptInfo, verdict: Verdict, enabled: set[str], note: str | None) -> None:
         self.history.record(info)
