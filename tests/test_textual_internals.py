@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import re
-import tomllib
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from importlib.metadata import version
@@ -32,6 +32,11 @@ from tui.supervision.attempt import AttemptInfo
 from tui.ui import textual_internals as internals
 from tui.ui.widgets.history import HistoryTable
 from tui.ui.widgets.steplog import StepLog
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = RunConfig(image_size=64, batch_size=64, epochs=3, steps_per_epoch=40)
