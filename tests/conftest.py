@@ -1,5 +1,18 @@
 """Shared fixtures: every test gets its own runs and cache folders, so nothing
-touches ~/.local/state or another test's runs."""
+touches ~/.local/state or another test's runs.
+
+Shared helpers live once, each imported as `tests.<module>`:
+- waiting.py: WAIT and the waits, sync (`wait_until`) and under the pilot (`wait_for`);
+- screenkit.py: the live screen (`screen_app`) and what it shows (header, verdict, log...);
+- supervision.py: runs through the supervisor (`Collector`, `script_env`, `in_order`);
+- faultkit.py: the real `memtui` and its processes and run folder;
+- tmuxdrive.py, sshserver.py: a real terminal, a real ssh server.
+The fakes: stand_in_trainer.py (the trainer), fakegpu.py with fake_pynvml/ (the
+GPU), recorded.py (recorded runs fed to the screen), treeproc.py (a process
+tree), tinydata.py (image folders), paint_probe.py (memtui reporting its painter).
+
+Markers (pyproject.toml): tf, e2e, and timing for the few tests that assert a
+wall-clock or CPU figure; all run by default."""
 
 from __future__ import annotations
 

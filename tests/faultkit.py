@@ -1,6 +1,7 @@
-"""Helpers for the fault, load and security tests: the real screen (Textual's
-pilot) or the real `memtui` (tmux) driving the stand-in trainer through the
-real Supervisor, and what a test reads back from the screen and the run folder."""
+"""Helpers for the fault, load and security tests: the real `memtui` (tmux)
+driving the stand-in trainer through the real Supervisor, and what a test reads
+back from the run folder and the processes. The screen under Textual's pilot is
+tests/screenkit.py; waits are tests/waiting.py."""
 
 from __future__ import annotations
 
@@ -8,26 +9,16 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
-from textual.pilot import Pilot
 
 from tests.supervision import REPO, STAND_IN, group_alive
-from trainer.config import RunConfig
 from trainer.protocol import Event, Garbage, Step, decode
-from tui.session.recovery import Recovery
 from tui.ui.app import MemtuiApp
-from tui.ui.widgets.header import RunHeader
-from tui.ui.widgets.memory import MemoryPanel
-from tui.ui.widgets.steplog import StepLog
-from tui.ui.widgets.verdict import VerdictPanel
 
-WAIT = 30.0  # generous: two CPUs shared by a whole team
-CONFIG = RunConfig(epochs=1, steps_per_epoch=10, image_size=32, batch_size=32)
 MEMTUI = str(Path(sys.executable).with_name("memtui"))
 
 
@@ -43,37 +34,6 @@ def stand_in_env(tmp_path: Path, **script: Any) -> dict[str, str]:
     return {"MEMTUI_RUNS_DIR": str(tmp_path / "runs"), "MEMTUI_CACHE_DIR": str(tmp_path / "cache"),
             "TERM": "xterm-256color", "PYTHONPATH": str(REPO), "MEMTUI_TRAINER_MODULE": STAND_IN,
             "STAND_IN_SCRIPT": json.dumps(script)}
-
-
-def screen_app(runs: Path, config: RunConfig = CONFIG, interval: float = 0.5) -> MemtuiApp:
-    return MemtuiApp(config, runs_dir=runs, recovery=Recovery(False), interval=interval)
-
-
-async def wait_for(pilot: Pilot[Any], predicate: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
-    return value
-
-
-def header(app: MemtuiApp) -> str:
-    return str(app.query_one(RunHeader).render())
-
-
-def verdict(app: MemtuiApp) -> str:
-    return str(app.query_one(VerdictPanel).render())
-
-
-def memory(app: MemtuiApp) -> str:
-    return str(app.query_one(MemoryPanel).render())
-
-
-def log_lines(app: MemtuiApp) -> list[str]:
-    log = app.query_one(StepLog)
-    log.flush()
-    return [str(line) for line in log.lines]
 
 
 def run_dir(app: MemtuiApp) -> Path:

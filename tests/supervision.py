@@ -13,28 +13,18 @@ from typing import Any
 
 import psutil
 
+from tests.waiting import WAIT
 from trainer.protocol import Event, Step
 from tui.supervision.attempt import AttemptEnded, AttemptStarted, EventBatch, Notice, SupervisorProblem
 
 REPO = Path(__file__).resolve().parent.parent
 STAND_IN = "tests.stand_in_trainer"
-WAIT = 30.0  # generous: two CPUs shared by a whole team
 
 
 def script_env(monkeypatch: Any, **script: Any) -> None:
     """Point the stand-in at `script` and make `tests` importable in the trainer process."""
     monkeypatch.setenv("STAND_IN_SCRIPT", json.dumps(script))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = WAIT, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Collector:

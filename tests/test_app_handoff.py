@@ -7,21 +7,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.waiting import wait_for
 from tui.ui.widgets.messages import Handoff
-
-
-async def wait_until(pilot: Any, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "the screen did not show it in time"
-        await pilot.pause(0.05)
 
 
 async def test_items_from_a_thread_arrive_in_order_and_together() -> None:
@@ -80,8 +71,8 @@ async def test_the_first_sample_wakes_the_screen_and_the_tick_takes_every_later_
 ) -> None:
     from fakegpu import GIB, fake_gpu, two_gpus
 
-    from tests.test_app_recorded import make_app
-    from tests.test_app_steplog import visible_text
+    from tests.recorded import make_app
+    from tests.screenkit import visible_text
     from tui.telemetry.sampler import Sampler
 
     gpu = fake_gpu(tmp_path, two_gpus(), monkeypatch)
@@ -92,7 +83,7 @@ async def test_the_first_sample_wakes_the_screen_and_the_tick_takes_every_later_
         sampler = app.sampler = Sampler(interval=60, on_snapshot=app._sampled_in_thread)
         sampler.start()
         try:
-            await wait_until(pilot, lambda: "14.0 GiB/24.0 GiB" in visible_text(app))
+            await wait_for(pilot, lambda: "14.0 GiB/24.0 GiB" in visible_text(app), "the first sample", timeout=10.0)
             assert len(app.main.memory.samples) == 1
 
             for used in (16, 18, 20):  # three readings between two ticks
@@ -100,7 +91,7 @@ async def test_the_first_sample_wakes_the_screen_and_the_tick_takes_every_later_
                 scenario["gpus"][0]["used"] = used * GIB
                 gpu.write(scenario)
                 sampler.sample_now()
-            await wait_until(pilot, lambda: "20.0 GiB/24.0 GiB" in visible_text(app))
+            await wait_for(pilot, lambda: "20.0 GiB/24.0 GiB" in visible_text(app), "a later sample", timeout=10.0)
             # Every reading is kept for the sparkline, in order, none twice.
             assert [s.used for s in app.main.memory.samples] == [u * GIB for u in (14, 16, 18, 20)]
         finally:
@@ -108,7 +99,7 @@ async def test_the_first_sample_wakes_the_screen_and_the_tick_takes_every_later_
 
 
 async def test_notices_that_come_after_the_screens_are_gone_are_dropped() -> None:
-    from tests.test_app_recorded import info, make_app
+    from tests.recorded import info, make_app
     from tui.supervision.attempt import AttemptStarted
 
     app = make_app()

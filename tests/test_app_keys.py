@@ -5,57 +5,24 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
-from textual.pilot import Pilot
 
+from tests.screenkit import QUICK, header, log_text, screen_app, verdict
+from tests.waiting import wait_for
 from trainer.config import RunConfig
 from tui.runs.store import RunStore
-from tui.session.recovery import Recovery
-from tui.ui.app import MemtuiApp
 from tui.ui.screens.help import HelpScreen
 from tui.ui.screens.logview import LogScreen
 from tui.ui.screens.quit import QuitScreen
-from tui.ui.widgets.header import RunHeader
 from tui.ui.widgets.history import HistoryTable
-from tui.ui.widgets.steplog import StepLog
 from tui.ui.widgets.verdict import VerdictPanel
 
-QUICK = RunConfig(epochs=1, steps_per_epoch=10, image_size=32, batch_size=32)
 SLOW = {"rate": 4, "steps": 400}
-WAIT = 30.0
-
-
-
-def screen_app(runs: Path, config: RunConfig = QUICK, auto: bool = False) -> MemtuiApp:
-    return MemtuiApp(config, runs_dir=runs, recovery=Recovery(auto), interval=0.5)
-
-
-async def wait_for(pilot: Pilot[Any], predicate: Callable[[], Any], what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
-
-
-def header(app: MemtuiApp) -> str:
-    return str(app.query_one(RunHeader).render())
-
-
-def verdict(app: MemtuiApp) -> str:
-    return str(app.query_one(VerdictPanel).render())
-
-
-def log_text(app: MemtuiApp) -> str:
-    log = app.query_one(StepLog)
-    log.flush()
-    return "\n".join(log.lines)
 
 
 async def test_a_run_trains_then_finishes_and_the_screen_says_so(script: Any, isolated_dirs: Path) -> None:

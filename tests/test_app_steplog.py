@@ -4,11 +4,9 @@ newest step in the bottom border before the log has caught up."""
 
 from __future__ import annotations
 
-import html
-import re
-
 from textual.app import App, ComposeResult
 
+from tests.screenkit import visible_text
 from tui.ui.widgets.steplog import FALLBACK_SLACK, LOG_PERIOD, MAX_LINES, StepLog
 
 
@@ -17,11 +15,6 @@ class LogOnly(App[None]):
 
     def compose(self) -> ComposeResult:
         yield StepLog()
-
-
-def visible_text(app: App[None]) -> str:
-    """What the terminal shows, as plain text."""
-    return html.unescape(re.sub(r"<[^>]+>", "", app.export_screenshot())).replace("\xa0", " ")
 
 
 async def test_a_full_log_still_shows_each_new_line() -> None:

@@ -19,20 +19,10 @@ import psutil
 import pytest
 
 from tests.fakegpu import GIB, FakeGpu, fake_gpu, two_gpus
-from tests.faultkit import (
-    header,
-    leftovers,
-    log_lines,
-    memory,
-    run_dir,
-    screen_app,
-    stored,
-    stored_steps,
-    use_stand_in,
-    verdict,
-    wait_for,
-)
+from tests.faultkit import leftovers, run_dir, stored, stored_steps, use_stand_in
+from tests.screenkit import header, log_lines, memory, screen_app, verdict
 from tests.supervision import in_order
+from tests.waiting import wait_for
 from trainer.protocol import Garbage, RunStart
 from tui.ui.app import MemtuiApp
 from tui.ui.screens.help import HelpScreen

@@ -20,8 +20,9 @@ import psutil
 import pytest
 
 from tests.faultkit import MEMTUI, holders_of, kill_all, stand_in_env, stored_steps
-from tests.supervision import in_order, wait_until
+from tests.supervision import in_order
 from tests.tmuxdrive import Tmux
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 

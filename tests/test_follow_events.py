@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-from tests.supervision import STAND_IN, Collector, in_order, script_env, wait_until
+from tests.supervision import STAND_IN, Collector, in_order, script_env
+from tests.waiting import wait_until
 from trainer.config import RunConfig
 from trainer.protocol import Step, encode
 from tui.runs.store import RunStore

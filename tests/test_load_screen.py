@@ -17,8 +17,10 @@ import psutil
 import pytest
 from textual.widgets._footer import FooterKey
 
-from tests.faultkit import header, leftovers, log_lines, run_dir, screen_app, stored, use_stand_in, wait_for
+from tests.faultkit import leftovers, run_dir, stored, use_stand_in
+from tests.screenkit import header, log_lines, screen_app
 from tests.supervision import in_order
+from tests.waiting import wait_for
 from trainer.config import RunConfig
 from trainer.protocol import Garbage, RunEnd, RunStart, Step
 from tui.ui.widgets.steplog import MAX_LINES, StepLog

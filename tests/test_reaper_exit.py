@@ -8,7 +8,8 @@ import signal
 import subprocess
 import sys
 
-from tests.supervision import STAND_IN, WAIT, script_env, wait_until
+from tests.supervision import STAND_IN, script_env
+from tests.waiting import WAIT, wait_until
 from trainer.config import RunConfig
 from tui.runs.store import RunStore
 

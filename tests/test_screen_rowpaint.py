@@ -19,7 +19,7 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -64,6 +64,26 @@ def border_row(screen: str) -> str:
     return rows[0]
 
 
+def follows(after: int) -> Callable[[str], bool]:
+    """The screen shows one newest-step row, past step `after`."""
+    return lambda s: len(NEWEST.findall(s)) == 1 and newest_step(s) > after
+
+
+def still_row(tmux: Tmux, pane: str, seconds: float, timeout: float = 30.0) -> str:
+    """The newest-step row, styled, once it has not changed for `seconds` (at
+    least that long a wait; a loaded machine only makes it longer)."""
+    deadline = time.monotonic() + timeout
+    last, since = border_row(tmux.screen(pane, styles=True)), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = border_row(tmux.screen(pane, styles=True))
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= seconds:
+            return now
+    raise AssertionError(f"the row kept changing for {timeout:.0f}s: {last!r}")
+
+
 def stand_in(tmp_path: Path) -> psutil.Process:
     for proc in psutil.process_iter(["cmdline"]):
         cmd = proc.info["cmdline"] or []
@@ -89,21 +109,19 @@ def test_the_painted_row_is_what_a_full_redraw_paints(tmux: Tmux, tmp_path: Path
     tmux.wait_for(pane, lambda s: NEWEST.search(s) is not None and newest_step(s) >= 40, timeout=60,
                   what="step 40 in the border")
     first = newest_step(tmux.screen(pane))
-    time.sleep(0.5)
-    assert newest_step(tmux.screen(pane)) > first, "the row stopped following the steps"
+    tmux.wait_for(pane, follows(first), timeout=20, what="the row following the steps")
 
     trainer = stand_in(tmp_path)
     trainer.send_signal(signal.SIGSTOP)  # the state holds still: no more steps
     try:
-        time.sleep(1.5)  # past a tick, so the log, header and gauges are drawn too
-        painted = border_row(tmux.screen(pane, styles=True))
+        # The row still for longer than a tick, so the log, header and gauges are drawn too.
+        painted = still_row(tmux, pane, 1.5)
         # A resize makes Textual render every row afresh from the widgets' state.
         tmux.resize(pane, 81, 24)
         tmux.wait_for(pane, lambda s: len(border_row(s).rstrip()) == 81, timeout=10, what="the row at 81 columns")
         tmux.resize(pane, 80, 24)
         tmux.wait_for(pane, lambda s: len(border_row(s).rstrip()) == 80, timeout=10, what="the row at 80 columns")
-        time.sleep(0.3)
-        redrawn = border_row(tmux.screen(pane, styles=True))
+        redrawn = still_row(tmux, pane, 0.5)
     finally:
         trainer.send_signal(signal.SIGCONT)
     assert painted == redrawn
@@ -132,8 +150,7 @@ def test_the_help_screen_and_a_notification_are_never_painted_over(tmux: Tmux, t
         time.sleep(0.25)
     tmux.keys(pane, "Escape")
     before = newest_step(tmux.wait_for(pane, lambda s: NEWEST.search(s) is not None, timeout=10))
-    time.sleep(0.5)
-    assert newest_step(tmux.screen(pane)) > before
+    tmux.wait_for(pane, follows(before), timeout=20, what="the row following the steps again")
 
     tmux.keys(pane, "t")  # the next theme, said in a notification over the bottom right
     under = newest_step(tmux.wait_for(pane, "theme: ", timeout=10))
@@ -141,6 +158,8 @@ def test_the_help_screen_and_a_notification_are_never_painted_over(tmux: Tmux, t
         screen = tmux.screen(pane)
         assert "theme: " in screen, screen  # whole, while the steps go on beneath it
         time.sleep(0.25)
-    assert newest_step(screen) > under, "under a notification the row is drawn by Textual, and still follows"
+    # Under a notification the row is drawn by Textual, and still follows.
+    tmux.wait_for(pane, lambda s: "theme: " in s and follows(under)(s), timeout=20,
+                  what="the row following the steps under the notification")
     counts = quit_and_read_counts(tmux, pane, tmp_path)
     assert counts["swaps"] > 0, counts

@@ -24,8 +24,8 @@ import psutil
 import pytest
 
 from tests.faultkit import MEMTUI, holders_of, kill_all, stand_in_env
-from tests.supervision import wait_until
 from tests.tmuxdrive import Tmux
+from tests.waiting import wait_until
 
 
 def mode(path: Path) -> int:

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from fakegpu import fake_gpu, two_gpus
+
+from tests.fakegpu import fake_gpu, two_gpus
 
 
 def memtui_status(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -10,7 +10,8 @@ import textwrap
 
 import pytest
 
-from tests.supervision import STAND_IN, WAIT, Collector, group_alive, in_order, script_env, wait_until
+from tests.supervision import STAND_IN, Collector, group_alive, in_order, script_env
+from tests.waiting import WAIT, wait_until
 from trainer.config import RunConfig
 from trainer.protocol import RunEnd, RunStart, Step, decode
 from tui.runs.store import RunStore

@@ -7,7 +7,8 @@ import stat
 
 import pytest
 
-from tests.supervision import STAND_IN, Collector, group_alive, in_order, script_env, wait_until
+from tests.supervision import STAND_IN, Collector, group_alive, in_order, script_env
+from tests.waiting import wait_until
 from trainer.config import RunConfig
 from trainer.protocol import RunEnd, RunStart
 from tui.runs.store import RunStore

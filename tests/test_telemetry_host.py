@@ -8,8 +8,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from treeproc import MIB, start_tree, stop_tree
 
+from tests.treeproc import MIB, start_tree, stop_tree
 from tui.telemetry.host import ProcessTree, read_host_memory
 from tui.telemetry.sampler import read_once
 

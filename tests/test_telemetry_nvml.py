@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakegpu import GIB, MIB, fake_gpu, two_gpus
 
+from tests.fakegpu import GIB, MIB, fake_gpu, two_gpus
 from tui.telemetry.reader import TelemetryReader
 from tui.telemetry.snapshot import Snapshot
 

@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import argparse
 import threading
-import time
 from pathlib import Path
 
 import pytest
-from fakegpu import GIB, fake_gpu, two_gpus
 
+from tests.fakegpu import GIB, fake_gpu, two_gpus
+from tests.waiting import wait_until
 from trainer.config import ConfigError, OneLineParser
 from tui.cli.options import add_interval_option
 from tui.telemetry.sampler import Sampler, check_interval, read_once
 from tui.telemetry.snapshot import Snapshot
-
-
-def wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "the sampler did not deliver in time"
-        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("too_short", [0.1, 0, -1])
@@ -63,7 +56,7 @@ def test_the_thread_delivers_snapshots_to_the_callback_and_stops(
     delivered: list[tuple[Snapshot, str]] = []
     sampler = Sampler(interval=0.25, on_snapshot=lambda s: delivered.append((s, threading.current_thread().name)))
     sampler.start()
-    wait_for(lambda: len(delivered) >= 3)
+    wait_until(lambda: len(delivered) >= 3, what="three snapshots delivered")
     sampler.stop()
     count = len(delivered)
 
@@ -80,13 +73,14 @@ def test_a_gpu_lost_while_sampling_is_marked_and_sampling_goes_on(
     gpu = fake_gpu(tmp_path, two_gpus(), monkeypatch)
     sampler = Sampler(interval=0.25)
     sampler.start()
-    wait_for(lambda: sampler.latest is not None)
+    wait_until(lambda: sampler.latest is not None, what="a first snapshot")
     gpu.update(lost=1)
     sampler.wake()
-    wait_for(lambda: sampler.latest is not None and sampler.latest.gpus[1].lost)
+    wait_until(lambda: sampler.latest is not None and sampler.latest.gpus[1].lost, what="GPU 1 lost")
     gpu.scenario["gpus"][0]["used"] = 20 * GIB
     gpu.write(gpu.scenario)
-    wait_for(lambda: sampler.latest is not None and sampler.latest.gpus[0].used_bytes == 20 * GIB)
+    wait_until(lambda: sampler.latest is not None and sampler.latest.gpus[0].used_bytes == 20 * GIB,
+               what="GPU 0's new figure")
     sampler.stop()
 
     latest = sampler.latest

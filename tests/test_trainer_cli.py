@@ -11,7 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tinydata import make_image_folder, trainer_command, trainer_env, write_files
+
+from tests.tinydata import make_image_folder, trainer_command, trainer_env, write_files
 
 BAD_FLAGS = [
     ("--image-size", "4"),

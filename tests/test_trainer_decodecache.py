@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tinydata import MESSY_SKIPPED, make_messy_folder
+
+from tests.tinydata import MESSY_SKIPPED, make_messy_folder
 
 pytestmark = pytest.mark.tf
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tinydata import OOM_BATCH, OOM_IMAGE_SIZE, OOM_LIMIT_MB, make_image_folder, run_trainer, trainer_env
 
+from tests.tinydata import OOM_BATCH, OOM_IMAGE_SIZE, OOM_LIMIT_MB, make_image_folder, run_trainer, trainer_env
 from trainer.oom import parse_oom
 from trainer.protocol import ExitCode, Oom, decode
 

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from tinydata import make_image_folder, read_events, run_trainer, trainer_command, trainer_env
 
+from tests.tinydata import make_image_folder, read_events, run_trainer, trainer_command, trainer_env
 from trainer.protocol import ExitCode
 
 pytestmark = pytest.mark.tf

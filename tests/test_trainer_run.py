@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tinydata import MESSY_SKIPPED, make_messy_folder, run_trainer, trainer_env
 
+from tests.tinydata import MESSY_SKIPPED, make_messy_folder, run_trainer, trainer_env
 from trainer.protocol import Epoch, ExitCode, Garbage, RunEnd, RunStart, Step, decode
 
 pytestmark = pytest.mark.tf

@@ -195,7 +195,7 @@ class HistoryTable(ScrollView, can_focus=True):
         super().notify_style_update()
         self._restyle = True
 
-    def _on_resize(self, event: events.Resize) -> None:
+    def on_resize(self, event: events.Resize) -> None:
         self._restyle = True
 
     def watch_scroll_x(self, old_value: float, new_value: float) -> None:

@@ -29,7 +29,10 @@ Why it stays right:
   refreshes the usual way.
 
 This leans on Textual internals (the compositor's map, the styles cache, the
-driver); `tests/test_screen_rowpaint.py` checks it against Textual's own rendering.
+driver), all read through `tui/ui/textual_internals.py`; when those are not
+where it expects (`textual_internals.usable`), the painter stays disabled and
+every row goes through Textual. `tests/test_screen_rowpaint.py` checks it
+against Textual's own rendering.
 """
 
 from __future__ import annotations
@@ -40,8 +43,7 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
-SYNC_START = "\x1b[?2026h"
-SYNC_END = "\x1b[?2026l"
+from tui.ui import textual_internals as internals
 
 
 class RowPainter:
@@ -53,12 +55,16 @@ class RowPainter:
         self._label: tuple[int, str, str] | None = None  # (segment index, label, terminal text)
         self.swaps = 0  # rows painted by swapping the label (for tests and benches)
         self.renders = 0  # rows rendered by Textual's styles cache
-        self.disabled = False  # Textual's internals were not where expected: always refresh instead
+        # True: Textual's internals are not where they are expected (checked on the
+        # first paint, `textual_internals.usable`): never paint, always refresh instead.
+        self.disabled: bool | None = None
 
     def paint(self, y: int, label: str = "") -> bool:
         """Paint row `y` (outer coordinates, border included) now; `label` is the
         text in it that may differ from the last paint. True when painted; False
         when it is not safe, and nothing was done."""
+        if self.disabled is None and self.widget.is_mounted:
+            self.disabled = not internals.usable(self.widget)
         if self.disabled:
             return False
         try:
@@ -81,22 +87,20 @@ class RowPainter:
             return None
         app = widget.app
         screen = widget.screen
-        if (app.screen is not screen or app.is_headless or app.is_inline or app._driver is None
-                or app._batch_count or screen._layout_required or not app._running):
+        if app.screen is not screen or app.is_headless or app.is_inline or not internals.frame_settled(app, screen):
             return None
-        compositor = screen._compositor
-        placed = compositor.visible_widgets.get(widget)
+        placed = internals.placement(screen, widget)
         if placed is None:
             return None
         region, clip = placed
         row = Region(region.x, region.y + y, region.width, 1)
         if not 0 <= y < region.height or clip.intersection(row) != row:
             return None  # off screen or cut by a container: let Textual crop it
-        layers = compositor.layers_visible
-        if row.y >= len(layers):
+        on_row = internals.widgets_on_row(screen, row.y)
+        if on_row is None:
             return None
         # Topmost first: anything listed before the widget that overlaps the row lies over it.
-        for other, cropped, _ in layers[row.y]:
+        for other, cropped, _ in on_row:
             if other is widget:
                 return row
             if cropped.overlaps(row) and other.visible:
@@ -108,10 +112,8 @@ class RowPainter:
         exact: the same width, and the old label once in the row and once in its
         terminal text (labels here start with a word, never inside an escape
         code). The styles cache gets the new row too."""
-        cache = self.widget._styles_cache
         last = self._row
-        if (last is None or self._label is None or cache._cache.get(y) is not last or y in cache._dirty_lines
-                or cache._width != width):
+        if last is None or self._label is None or internals.cached_row(self.widget, y, width) is not last:
             return None
         index, old, text = self._label
         if not label or cell_len(label) != cell_len(old):
@@ -120,7 +122,7 @@ class RowPainter:
         seg_text, style, control = segments[index]
         segments[index] = Segment(seg_text.replace(old, label, 1), style, control)
         row = Strip(segments, width)
-        cache._cache[y] = row
+        internals.replace_cached_row(self.widget, y, row)
         text = text.replace(old, label, 1)
         self._row, self._label = row, (index, label, text)
         self.swaps += 1
@@ -130,13 +132,9 @@ class RowPainter:
         """The row rendered by Textual's styles cache, as terminal text (and
         remembered for swaps)."""
         widget = self.widget
-        cache = widget._styles_cache
-        line = Region(0, y, width, 1)
-        cache.set_dirty(line)
-        (strip,) = widget.render_lines(line)
+        strip, self._row = internals.render_row(widget, y, width)
         text = strip.render(widget.app.console)
         self.renders += 1
-        self._row = cache._cache.get(y)
         self._label = None
         if self._row is not None and label and text.count(label) == 1:
             texts = [seg.text for seg in self._row]
@@ -151,9 +149,4 @@ class RowPainter:
         cursor = app.screen.outer_size.clamp_offset(app.cursor_position)
         move = f"\x1b[{row.y + 1};{row.x + 1}H"
         back = f"\x1b[{cursor.y + 1};{cursor.x + 1}H"
-        sync = app._sync_available
-        text = f"{SYNC_START if sync else ''}{move}{body}{back}{SYNC_END if sync else ''}"
-        driver = app._driver
-        assert driver is not None
-        driver.write(text)
-        driver.flush()
+        internals.write_now(app, f"{move}{body}{back}")

@@ -26,8 +26,8 @@ from textual.geometry import Region, Size
 from textual.reactive import Reactive
 from textual.strip import Strip
 from textual.timer import Timer
-from textual.widgets import Log
 
+from tui.ui import textual_internals as internals
 from tui.ui.widgets.rowpaint import RowPainter
 
 LOG_PERIOD = 1.0
@@ -38,7 +38,11 @@ MAX_LINES = 2000
 NEWEST_LABEL = "newest "
 
 
-class StepLog(Log):
+class StepLog(internals.LogHooks):
+    """Log's look and behaviour at a fraction of its cost; when Textual's
+    internals are not where `tui/ui/textual_internals.py` expects them, a plain
+    Log (with the newest step still in the border, drawn by Textual)."""
+
     DEFAULT_CSS = "StepLog { height: 1fr; min-height: 3; }"
 
     # Log's virtual size asks for a layout of the whole screen on every write
@@ -47,7 +51,8 @@ class StepLog(Log):
     # line count never moves another widget: only its scrollbar needs updating,
     # done in the watcher below (a scrollbar appearing or going away still asks
     # for a layout through `show_vertical_scrollbar`), and `flush` repaints the
-    # rows inside the border.
+    # rows inside the border. With plain rendering the watcher asks for the
+    # layout and repaint Log's virtual size does.
     virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False, repaint=False)
 
     def __init__(self, **kwargs: object) -> None:
@@ -59,32 +64,36 @@ class StepLog(Log):
         self.newest: str | None = None
         self._newest_label = ""  # the text of the border label, as painted
         self.painter = RowPainter(self)
+        # Until mounted, and for good when Textual's internals are not as expected: Log's way.
+        self.fast = False
 
-    def watch_virtual_size(self, size: Size) -> None:
-        if self.is_mounted and self.container_size:
-            self._scroll_update(size)
-
-    def _update_size(self, updates: int, lines: list[str]) -> None:
+    def on_mount(self) -> None:
+        self.fast = internals.usable(self)
         # Log measures each batch's widest line in a thread worker (a thread hop,
         # worker-state messages and a second virtual-size change per write) only
         # to size horizontal scrolling, which this log hides (overflow-x: hidden).
-        return
+        self.measure_width = not self.fast
 
-    def _render_line_strip(self, y: int, rich_style: Style) -> Strip:
+    def watch_virtual_size(self, size: Size) -> None:
+        if not self.fast:
+            self.refresh(layout=True)
+        elif self.is_mounted and self.container_size:
+            internals.update_scrollbars(self, size)
+
+    def line_strip(self, y: int, rich_style: Style) -> Strip | None:
         """Line `y` as one segment in the log's style, kept in Log's line cache.
         Log itself keeps a line only while text is selected, so each frame made
         every visible line anew through a rich Text and the console (~0.15 ms a
         line here); our lines carry no markup or highlighting to need that.
         The cache is Log's: cleared on a style change, shifted when lines are
-        pruned. With a selection, Log's own rendering paints it."""
-        if self.text_selection is not None:
-            return super()._render_line_strip(y, rich_style)
-        cache = self._render_line_cache
-        strip = cache.get(y)
+        pruned. With a selection (or plain rendering), Log's own rendering paints it."""
+        if not self.fast or self.text_selection is not None:
+            return None
+        strip = self.cached_line(y)
         if strip is None:
-            text = self._process_line(self._lines[y])
+            text = self.line_text(y)
             strip = Strip([Segment(text, rich_style)] if text else [], cell_len(text))
-            cache[y] = strip
+            self.cache_line(y, strip)
         return strip
 
     def show_newest(self, line: str | None) -> None:
