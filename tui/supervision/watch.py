@@ -36,7 +36,6 @@ from tui.supervision.attempt import (
     SupervisorProblem,
     now,
 )
-from tui.supervision.reaper import write_json_atomic
 from tui.supervision.wakeup import Wakeup
 
 # The loop sleeps until the trainer writes (inotify) or the reaper exits (a
@@ -260,7 +259,7 @@ class Watched:
                 verdict = disk_full_verdict(self.run.path) or verdict
             if not self.info.read_only or not self.run.verdict_path.exists():
                 try:
-                    write_json_atomic(self.run.verdict_path, verdict.to_dict())
+                    self.run.write_verdict(verdict)  # and the TensorBoard export
                 except OSError as exc:
                     self.emit(SupervisorProblem(f"cannot write {self.run.verdict_path}: {exc.strerror}"))
         ended = exit_info.get("ended")
