@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
+	@echo 'memtui: to watch a real out-of-memory ending and its one-key fix, run: $(VENV)/bin/memtui demo oom'
 	$(VENV)/bin/memtui
 
 lint: $(STAMP)

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("tui.cli.commands.status", "one-shot report of GPUs, host memory and the live run"),
     "diagnose": ("tui.cli.commands.diagnose", "explain how a saved TensorFlow log ended"),
     "find-batch": ("tui.cli.commands.findbatch", "find the largest batch that fits, one fresh process per probe"),
+    "demo": ("tui.cli.commands.demo", "a built-in run that really runs out of memory: see the doctor at work"),
 }
 
 EPILOG = """commands:
@@ -33,6 +34,7 @@ EPILOG = """commands:
 examples:
   memtui                                    train the built-in demo and watch memory
   memtui --data ~/photos --batch-size 64    your own images, one folder per class
+  memtui demo oom                           watch a real out-of-memory ending and press b to fix it
   memtui run --headless --auto-recover      no screen: readable lines, OOMs fixed on their own
   memtui diagnose trainer.log --json        what killed a run, from its log
   memtui <command> --help                   the options of one command

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,20 @@ class RunDir:
                 return fh.read().decode("utf-8", "replace")
         except OSError:
             return ""
+
+    # --- writers ---------------------------------------------------------
+
+    def write_verdict(self, verdict: Verdict) -> None:
+        """verdict.json (OSError when it cannot be written), then the attempt's
+        TensorBoard export in the background: that one never raises."""
+        from tui.runs.tensorboard import export_in_background
+        from tui.supervision.reaper import write_json_atomic
+
+        write_json_atomic(self.verdict_path, verdict.to_dict())
+        try:
+            export_in_background(self)
+        except RuntimeError as exc:  # no thread to be had: the export is a convenience
+            print(f"memtui: TensorBoard export of {self.id} not started: {exc}", file=sys.stderr)
 
     # --- state -----------------------------------------------------------
 

@@ -260,7 +260,7 @@ class Watched:
                 verdict = disk_full_verdict(self.run.path) or verdict
             if not self.info.read_only or not self.run.verdict_path.exists():
                 try:
-                    write_json_atomic(self.run.verdict_path, verdict.to_dict())
+                    self.run.write_verdict(verdict)  # and the TensorBoard export
                 except OSError as exc:
                     self.emit(SupervisorProblem(f"cannot write {self.run.verdict_path}: {exc.strerror}"))
         ended = exit_info.get("ended")
