@@ -70,8 +70,8 @@ def max_probes(max_batch: int, start: int = 1, multiple_of: int = 1) -> int:
     lo = min(max(1, start // multiple_of), hi)
     # Growing up: the gap left is at most the last fit, which is at most hi/2.
     up = probe_bound(lo, hi, max(1, hi // 2)) if hi > lo else 1
-    # Halving down from the start: the gap is at most half the start.
-    down = probe_bound(1, lo, max(1, lo // 2)) if lo > 1 else 1
+    # Halving down from the start: the gap is at most half the start, rounded up.
+    down = probe_bound(1, lo, (lo + 1) // 2) if lo > 1 else 1
     return max(up, down)
 
 
@@ -174,13 +174,13 @@ class BatchSearch:
             return _log2_ceil(gap)
         if self.down:
             # Halving to 1 at most, then a bisection of at most half the last failure.
-            return _log2_ceil(self.ooms) + _log2_ceil(max(1, self.ooms // 2))
+            return _log2_ceil(self.ooms) + _log2_ceil((self.ooms + 1) // 2)
         return _log2_ceil(self.hi / self.fits) + _log2_ceil(max(1, self.hi // 2))
 
     def _fresh_bound(self) -> int:
         hi, lo = self.hi, self.start
         up = probe_bound(lo, hi, max(1, hi // 2)) if hi > lo else 1
-        down = probe_bound(1, lo, max(1, lo // 2)) if lo > 1 else 1
+        down = probe_bound(1, lo, (lo + 1) // 2) if lo > 1 else 1
         return max(up, down)
 
     def bound(self) -> int:

@@ -242,7 +242,7 @@ def run_headless(config: RunConfig, ns: argparse.Namespace, stream: TextIO | Non
     # else holds the GPU) and the pre-flight check its free memory.
     sampler = Sampler(interval=getattr(ns, "interval", None) or 1.0)
     sampler.start()
-    supervisor = Supervisor(store, sink=notices.put, sampler=sampler)
+    supervisor = Supervisor(store, sink=notices.put, sampler=sampler, spare=not getattr(ns, "no_spare", False))
 
     def launch(cfg: RunConfig, reason: str) -> AttemptInfo:
         checked = preflight(cfg, sampler.latest or sampler.take_baseline(), store)

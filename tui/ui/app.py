@@ -70,6 +70,7 @@ class MemtuiApp(KeyActions, App[int]):
         attach: Path | None = None,
         live: bool = True,
         clock: Callable[[], float] = time.time,
+        spare: bool = True,
     ) -> None:
         super().__init__()
         self.config = config
@@ -79,6 +80,7 @@ class MemtuiApp(KeyActions, App[int]):
         self.attach_dir = attach
         self.live = live
         self.clock = clock
+        self.spare = spare  # a warm spare trainer for relaunches (--no-spare: False)
         self.loaded = themes or load_themes()
         for t in self.loaded.themes:
             self.register_theme(t)
@@ -129,6 +131,7 @@ class MemtuiApp(KeyActions, App[int]):
             sink=notices.put,
             sink_blocks=False,
             sampler=self.sampler,
+            spare=self.spare,
         )
         self.sampler.start()
         if self.attach_dir is not None:

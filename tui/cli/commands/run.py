@@ -63,7 +63,7 @@ def run(ns: argparse.Namespace) -> int:
         recovery = Recovery(ns.auto_recover, min_batch=ns.min_batch, max_attempts=ns.max_attempts)
     except ValueError as exc:
         return fail(prog, str(exc))
-    return open_screen(prog, ns, config=config, recovery=recovery)
+    return open_screen(prog, ns, config=config, recovery=recovery, spare=not ns.no_spare)
 
 
 def open_screen(prog: str, ns: argparse.Namespace, **app_kwargs: object) -> int:
