@@ -131,7 +131,10 @@ def spare(run_dir: Path, module: str) -> int:
     sel.register(child.stdout, selectors.EVENT_READ, "child")
     job = b""
     while not job:
-        for key, _ in sel.select(timeout=1.0):
+        # The job first: a spare that died as its job arrived still gets the attempt (started cold).
+        for key, _ in sorted(sel.select(timeout=1.0), key=lambda kv: kv[0].data != "memtui"):
+            if job:
+                break
             if key.data == "child":
                 line = child.stdout.readline()
                 if not line:  # the child died before its job
@@ -160,12 +163,19 @@ def spare(run_dir: Path, module: str) -> int:
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
+    if child.poll() is None:
+        try:
+            child.stdin.write(job)
+            child.stdin.close()
+        except OSError:  # it died this very moment
+            child.wait()
+    if child.returncode is not None:
+        # The spare died just before its job arrived: nothing is lost, the attempt starts cold.
+        with open(run_dir / LOG_FILE, "ab") as log:
+            log.write(f"memtui reaper: the warm spare had ended (exit {child.returncode}); "
+                      "starting the trainer cold\n".encode())
+        return reap(run_dir)
     _write_pid(run_dir, child.pid)
-    try:
-        child.stdin.write(job)
-        child.stdin.close()
-    except OSError:  # it died this very moment; its exit status says how
-        pass
     returncode = child.wait()
     write_json_atomic(run_dir / EXIT_FILE, exit_record(returncode))
     return 0

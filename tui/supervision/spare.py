@@ -133,7 +133,7 @@ class Spare:
             return
         for raw in stream:
             line = raw.decode(errors="replace").strip()
-            if line.startswith("ready"):
+            if line.startswith("ready"):  # {"pid", "import_seconds", "devices_initialised", "rss"}
                 with contextlib.suppress(ValueError):
                     self.info = json.loads(line[len("ready"):].strip() or "{}")
                 self.ready.set()
@@ -145,7 +145,18 @@ class Spare:
         stream.close()
 
     def alive(self) -> bool:
-        return not self.dead.is_set() and self.popen.poll() is None
+        """The reaper runs and, once ready, its trainer child too (not a zombie)."""
+        if self.dead.is_set() or self.popen.poll() is not None:
+            return False
+        pid = self.trainer_pid
+        if pid is None:
+            return True
+        import psutil
+
+        try:
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
 
     def wait_ready(self, timeout: float) -> bool:
         """True once ready; False when it died or `timeout` seconds after its spawn passed."""

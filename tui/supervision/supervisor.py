@@ -212,8 +212,8 @@ class Supervisor:
                           if self._launches else "the first attempt always starts cold")
         why = spare.compatible(config, self.trainer_module)
         if why is None and not spare.wait_ready(self.spare_ready_timeout):
-            why = (f"the spare died before it was needed: {spare.death}" if spare.dead.is_set()
-                   or spare.popen.poll() is not None else
+            why = ("the spare died before it was needed" + (f": {spare.death}" if spare.death else "")
+                   if not spare.alive() else
                    f"the spare was not ready within {self.spare_ready_timeout:g} s of its start, so it was ended")
         if why is not None:
             spare.discard()
