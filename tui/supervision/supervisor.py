@@ -8,9 +8,10 @@ the run goes on; a later `attach` replays `RUN/events.jsonl` and follows it.
 A relaunch (every launch after the first) goes to the warm spare when one is
 ready (tui/supervision/spare.py): a reaper and trainer started ahead of time,
 TensorFlow imported, no device touched. A new spare is prepared once the new
-attempt has started training (its run_start or first step), so it does not
-compete with that attempt's own start-up for the CPU; `spare_early` prepares
-it at once instead (find-batch: probes are short). No spare under
+attempt's start-up is done, so it does not compete with it for the CPU: after
+a warm attempt's first step, after a cold attempt's run_start (so a spare is
+ready when the first step runs out of memory, the usual moment);
+`spare_early` prepares it at once instead (find-batch: probes are short). No spare under
 `spare=False` (--no-spare) or after a host OOM without --host-memory-limit (the
 spare itself takes hundreds of MiB of RAM); an attempt that cannot use the
 spare starts cold and a SupervisorProblem says why.
@@ -105,8 +106,11 @@ class Supervisor:
             self._ended.append(notice.attempt)
             self._after_end(notice)
         elif (isinstance(notice, EventBatch) and self._spare is None and not self._spare_wanted
-              and not notice.attempt.read_only and any(isinstance(e, (RunStart, Step)) for e in notice.events)):
-            # The attempt has started training: its start-up no longer needs the CPU.
+              and not notice.attempt.read_only
+              and any(isinstance(e, Step if notice.attempt.spare else (RunStart, Step)) for e in notice.events)):
+            # Once the attempt's start-up is done, so the spare's import does not slow it: a
+            # warm attempt's first step (recovery time is measured to it); a cold attempt's
+            # run_start (imports and model built), so a spare is ready when its first step OOMs.
             self._prepare_spare_soon(notice.attempt)
         if self._dispatcher is not None:
             self._queue.put(notice)
