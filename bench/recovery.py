@@ -94,6 +94,8 @@ def recover(store: RunStore, config: RunConfig, spare: bool = True) -> Recovered
                     raise SystemExit(f"bench: no relaunch after attempt {notice.attempt.number}: "
                                      f"{recovery.gave_up or notice.verdict.summary}")
                 current = supervisor.launch(change.config, change.reason)
+                print(f"  attempt {current.number}: {'warm' if current.spare else 'cold: ' + str(current.cold_reason)}",
+                      flush=True)
                 last = (oom_t if oom_t is not None else died, died, noticed, time.time())
                 first_oom = first_oom or last[0]
                 oom_t = None

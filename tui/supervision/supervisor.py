@@ -7,11 +7,12 @@ the run goes on; a later `attach` replays `RUN/events.jsonl` and follows it.
 
 A relaunch (every launch after the first) goes to the warm spare when one is
 ready (tui/supervision/spare.py): a reaper and trainer started ahead of time,
-TensorFlow imported, no device touched. A new spare is prepared once the new
-attempt's start-up is done, so it does not compete with it for the CPU: after
-a warm attempt's first step, after a cold attempt's run_start (so a spare is
-ready when the first step runs out of memory, the usual moment);
-`spare_early` prepares it at once instead (find-batch: probes are short). No spare under
+TensorFlow imported, no device touched. A new spare is prepared after a cold
+attempt's run_start (its own imports and model are done, so a spare is ready
+when its first step runs out of memory, the usual moment), and right after a
+hand-over to the spare (the warm attempt imports nothing, and a chain of
+relaunches that each run out of memory at their first step needs the next
+spare importing already); `spare_early` does it after every launch. No spare under
 `spare=False` (--no-spare) or after a host OOM without --host-memory-limit (the
 spare itself takes hundreds of MiB of RAM); an attempt that cannot use the
 spare starts cold and a SupervisorProblem says why.
@@ -194,7 +195,9 @@ class Supervisor:
                               diagnose=self._diagnose, baseline=baseline)
             self._current = watched
             watched.start()
-            if self.spare_early:
+            if self.spare_early or spare is not None:
+                # After a hand-over the next spare starts at once: a relaunch that runs out of
+                # memory at its first step (the usual moment) must find one importing already.
                 self._prepare_spare_soon(info)
             return info
 
