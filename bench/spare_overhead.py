@@ -7,7 +7,7 @@ waiting (its import is start-up work, not what this measures). The rate comes
 from the trainer's own step times. Also printed: the spare's resident memory
 (reaper + trainer with TensorFlow imported), the figure for the README.
 
-    .venv/bin/python bench/spare_overhead.py [--steps 300] [--repeat 2]
+    .venv/bin/python bench/spare_overhead.py [--steps 2000] [--repeat 2]
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def rate(store: RunStore, config: RunConfig, spare: bool) -> tuple[float, int | 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=2)
     ns = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="memtui-bench-") as tmp:
