@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "GPU tensor cores; also makes the search shorter")
     group.add_argument("--probe-steps", type=int, default=PROBE_STEPS, metavar="N",
                        help=f"training steps per probe (default {PROBE_STEPS})")
+    group.add_argument("--ignore-data-bound", action="store_true",
+                       help="let the batch exceed the training set / 4 (at least 4 steps per epoch); "
+                            "only memory and --max-batch bound it")
     group.add_argument("--json", action="store_true", help="one JSON object per probe, then the result")
     add_run_options(parser)
 
@@ -53,7 +56,7 @@ def run(ns: argparse.Namespace) -> int:
     spare = not getattr(ns, "no_spare", False)
     if not ns.json:
         step = f" in multiples of {ns.multiple_of}" if ns.multiple_of > 1 else ""
-        state, examples = new_search(config, ns.max_batch, ns.multiple_of)
+        state, examples = new_search(config, ns.max_batch, ns.multiple_of, respect_data=not ns.ignore_data_bound)
         bound = state.hi * ns.multiple_of
         data = f" ({examples} training examples allow {bound})" if state.bound_is_data else ""
         warm = ", warm after the first" if spare else ""
@@ -63,7 +66,7 @@ def run(ns: argparse.Namespace) -> int:
     try:
         result = find_batch(
             config, store, max_batch=ns.max_batch, margin=ns.margin, multiple_of=ns.multiple_of,
-            probe_steps=ns.probe_steps, spare=spare,
+            probe_steps=ns.probe_steps, spare=spare, respect_data=not ns.ignore_data_bound,
             on_start=None if ns.json else lambda i, b: _started(out, i, b),
             on_probe=lambda r: _probe(out, r, ns.json),
         )
