@@ -7,12 +7,17 @@ is the headline: 1.0 means automatic recovery costs no more than
 starting the fixed config by hand; anything above is time memtui adds
 (waiting for the dead trainer, diagnosing, relaunching) and should go.
 
+Run side by side in one go: recovery through the warm spare (the default,
+tui/supervision/spare.py), the same recovery with --no-spare (every relaunch
+cold), and a cold start with no spare beside it. Goal: spare recovery ÷ cold
+start ≤ 0.4.
+
 The OOM is real: the CPU recipe of tests/tinydata.py (a host address-space
 limit; batch 1024 at 64 px under 3072 MB dies with std::bad_alloc, 4096 raises
 ResourceExhaustedError). Recovery goes through tui.supervision.supervisor and
 tui.session.recovery exactly as `memtui run --headless --auto-recover` does.
 
-    .venv/bin/python bench/recovery.py [--batch 1024] [--repeat 1]
+    .venv/bin/python bench/recovery.py [--batch 4096] [--repeat 1]
 """
 
 from __future__ import annotations
@@ -51,16 +56,17 @@ class Recovered:
     attempts: int
     config: RunConfig
     first_oom: float  # the first attempt's OOM: the whole ladder runs from here
+    warm: bool = False  # the attempt that trained was handed to the spare
 
 
 def _next(notices: queue.Queue[Notice]) -> Notice:
     return notices.get(timeout=TIMEOUT)
 
 
-def recover(store: RunStore, config: RunConfig) -> Recovered:
+def recover(store: RunStore, config: RunConfig, spare: bool = True) -> Recovered:
     """Run `config` with auto-recovery until an attempt takes its first step."""
     notices: queue.Queue[Notice] = queue.Queue()
-    supervisor = Supervisor(store, sink=notices.put)
+    supervisor = Supervisor(store, sink=notices.put, spare=spare)
     recovery = Recovery(True)
     try:
         current = supervisor.launch(config, "bench: first launch")
@@ -78,7 +84,7 @@ def recover(store: RunStore, config: RunConfig) -> Recovered:
                         _wait_end(notices, current.run_id)
                         oom, died, noticed, relaunched = last
                         return Recovered(oom, died, noticed, relaunched, event.t, current.number,
-                                         current.config or config, first_oom or oom)
+                                         current.config or config, first_oom or oom, current.spare)
             elif isinstance(notice, AttemptEnded) and notice.attempt.run_id == current.run_id:
                 noticed = time.time()
                 exit_info = RunDir(notice.attempt.run_dir).exit_info() or {}
@@ -88,6 +94,8 @@ def recover(store: RunStore, config: RunConfig) -> Recovered:
                     raise SystemExit(f"bench: no relaunch after attempt {notice.attempt.number}: "
                                      f"{recovery.gave_up or notice.verdict.summary}")
                 current = supervisor.launch(change.config, change.reason)
+                print(f"  attempt {current.number}: {'warm' if current.spare else 'cold: ' + str(current.cold_reason)}",
+                      flush=True)
                 last = (oom_t if oom_t is not None else died, died, noticed, time.time())
                 first_oom = first_oom or last[0]
                 oom_t = None
@@ -98,7 +106,7 @@ def recover(store: RunStore, config: RunConfig) -> Recovered:
 def cold_start(store: RunStore, config: RunConfig) -> float:
     """Seconds from launch() to the first step of a fresh run of `config`."""
     notices: queue.Queue[Notice] = queue.Queue()
-    supervisor = Supervisor(store, sink=notices.put)
+    supervisor = Supervisor(store, sink=notices.put, spare=False)  # nothing beside it competes for the CPU
     try:
         started = time.time()
         info = supervisor.launch(config.replace(backup_dir=None), "bench: cold start")
@@ -125,7 +133,7 @@ def _wait_end(notices: queue.Queue[Notice], run_id: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batch", type=int, default=1024, help="the batch that runs out of memory (default 1024)")
+    parser.add_argument("--batch", type=int, default=4096, help="the batch that runs out of memory (default 4096)")
     parser.add_argument("--limit", type=int, default=OOM_LIMIT_MB, help=f"host memory limit, MB ({OOM_LIMIT_MB})")
     parser.add_argument("--repeat", type=int, default=1, help="rounds; medians are printed (default 1)")
     ns = parser.parse_args(argv)
@@ -134,41 +142,44 @@ def main(argv: list[str] | None = None) -> int:
         store = RunStore(Path(tmp) / "runs")
         config = RunConfig(data=str(data), image_size=OOM_IMAGE_SIZE, batch_size=ns.batch, epochs=1,
                            steps_per_epoch=2, host_memory_limit=ns.limit)
-        rows: list[tuple[Recovered, float]] = []
-        fixed: RunConfig | None = None
+        rows: list[tuple[Recovered, Recovered, float]] = []
         for i in range(ns.repeat):
             # Alternate the order so warm caches favour neither side.
-            if i % 2 == 1 and fixed is not None:
-                cold = cold_start(store, fixed)
-                rec = recover(store, config)
+            if i % 2 == 1:
+                cold_rec = recover(store, config, spare=False)
+                warm = recover(store, config)
             else:
-                rec = recover(store, config)
-                cold = cold_start(store, rec.config)
-            fixed = rec.config
-            rows.append((rec, cold))
-            print(f"round {i + 1}: recovery {rec.first_step - rec.oom:.2f} s "
-                  f"(after {rec.attempts - 1} relaunch{'es' if rec.attempts > 2 else ''}), cold start {cold:.2f} s",
-                  flush=True)
+                warm = recover(store, config)
+                cold_rec = recover(store, config, spare=False)
+            cold = cold_start(store, warm.config)
+            rows.append((warm, cold_rec, cold))
+            print(f"round {i + 1}: recovery with spare {warm.first_step - warm.oom:.2f} s "
+                  f"(warm: {warm.warm}), without {cold_rec.first_step - cold_rec.oom:.2f} s "
+                  f"(after {warm.attempts - 1} relaunch{'es' if warm.attempts > 2 else ''}), "
+                  f"cold start {cold:.2f} s", flush=True)
 
     def med(values: list[float]) -> float:
         return statistics.median(values)
 
-    recovery_s = med([r.first_step - r.oom for r, _ in rows])
-    cold_s = med([c for _, c in rows])
+    cold_s = med([c for _, _, c in rows])
     last = rows[-1][0]
     print(f"\nbatch {ns.batch} at {OOM_IMAGE_SIZE} px under --host-memory-limit {ns.limit}; "
           f"recovered to batch {last.config.batch_size} × accumulate {last.config.grad_accum}")
-    print(f"  OOM → trainer exit          {med([r.trainer_exit - r.oom for r, _ in rows]):6.2f} s")
-    print(f"  trainer exit → verdict      {med([r.noticed - r.trainer_exit for r, _ in rows]):6.2f} s")
-    print(f"  verdict → relaunched        {med([r.relaunched - r.noticed for r, _ in rows]):6.2f} s")
-    print(f"  relaunched → first step     {med([r.first_step - r.relaunched for r, _ in rows]):6.2f} s")
-    print(f"  memtui (exit → relaunched)  {med([r.relaunched - r.trainer_exit for r, _ in rows]):6.2f} s")
-    print(f"  recovery (OOM → first step) {recovery_s:6.2f} s")
-    if last.attempts > 2:
-        print(f"  whole ladder (first OOM → first step) {med([r.first_step - r.first_oom for r, _ in rows]):.2f} s "
-              f"over {last.attempts} attempts")
-    print(f"  cold start of that config   {cold_s:6.2f} s")
-    print(f"  ratio recovery / cold start {recovery_s / cold_s:6.2f}")
+    print(f"{'':30}{'spare':>10}{'no spare':>10}")
+    for label, part in (
+        ("OOM → trainer exit", lambda r: r.trainer_exit - r.oom),
+        ("trainer exit → verdict", lambda r: r.noticed - r.trainer_exit),
+        ("verdict → relaunched", lambda r: r.relaunched - r.noticed),
+        ("relaunched → first step", lambda r: r.first_step - r.relaunched),
+        ("recovery (OOM → first step)", lambda r: r.first_step - r.oom),
+        ("whole ladder (first OOM → step)", lambda r: r.first_step - r.first_oom),
+    ):
+        print(f"  {label:28}{med([part(w) for w, _, _ in rows]):9.2f}s{med([part(c) for _, c, _ in rows]):9.2f}s")
+    print(f"  cold start of that config   {cold_s:6.2f} s (no spare beside it)")
+    warm_s = med([w.first_step - w.oom for w, _, _ in rows])
+    nospare_s = med([c.first_step - c.oom for _, c, _ in rows])
+    print(f"  ratio recovery / cold start: spare {warm_s / cold_s:.2f} (goal <= 0.4), "
+          f"no spare {nospare_s / cold_s:.2f}")
     return 0
 
 

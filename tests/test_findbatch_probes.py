@@ -76,7 +76,7 @@ def test_the_command_prints_each_probe_with_an_eta_then_the_command_to_launch(
 
     out = capsys.readouterr().out.splitlines()
     assert code == 0
-    assert out[0].startswith("Searching batch 1..128 in multiples of 8 with at most 5 probes")
+    assert out[0].startswith("Searching batch from 32 up to 128 in multiples of 8 with at most 6 probes")
     probe_lines = [line for line in out if line.startswith("probe ") and "batch" in line and "(" in line]
     assert probe_lines and all(("ETA" in line) or line.endswith("done") for line in probe_lines)
     assert "Largest batch that fits: 48. With margin 0.9: 40." in out
@@ -92,7 +92,8 @@ def test_the_command_speaks_json_when_asked(script, tmp_path: Path, capsys: pyte
     assert code == 0
     assert {r["type"] for r in records[:-1]} == {"probe"}
     assert records[-1] == {"type": "result", "largest": 5, "recommended": 4, "margin": 0.9,
-                           "probes": len(records) - 1, "command": "memtui --batch-size 4"}
+                           "probes": len(records) - 1, "command": "memtui --batch-size 4",
+                           "limited_by": "memory", "bound": 16}
 
 
 def test_when_nothing_fits_the_command_says_what_to_try(script, tmp_path: Path,

@@ -31,6 +31,11 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         help="read run options from a TOML file (keys as the flags, e.g. batch_size = 16); flags override it",
     )
     add_runs_dir_option(parser)
+    parser.add_argument(
+        "--no-spare", action="store_true",
+        help="start every relaunch cold: no warm spare trainer (TensorFlow imported ahead, several hundred MiB "
+             "of RAM) waits beside the run",
+    )
     add_run_arguments(parser)
 
 

@@ -132,7 +132,6 @@ class RunDir:
         """verdict.json (OSError when it cannot be written), then the attempt's
         TensorBoard export in the background: that one never raises."""
         from tui.runs.tensorboard import export_in_background
-        from tui.supervision.reaper import write_json_atomic
 
         write_json_atomic(self.verdict_path, verdict.to_dict())
         try:

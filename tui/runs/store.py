@@ -72,15 +72,20 @@ class RunStore:
         return path
 
     def new_run(self, config: RunConfig, *, session: str, attempt: int, reason: str,
-                trainer_module: str, baseline: Any = None) -> RunDir:
-        """A fresh private folder holding config.json and meta.json."""
-        for _ in range(20):
-            run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+                trainer_module: str, baseline: Any = None, run_id: str | None = None,
+                **extra: Any) -> RunDir:
+        """A fresh private folder holding config.json and meta.json. `run_id` is one
+        reserved earlier (`new_run_id`, for a warm spare); FileExistsError if taken."""
+        reserved = run_id
+        for _ in range(1 if reserved else 20):
+            run_id = reserved or new_run_id()
             path = self.root / run_id
             try:
                 path.mkdir(mode=0o700)
                 break
             except FileExistsError:
+                if reserved:
+                    raise
                 continue
             except OSError as exc:
                 raise self._write_error(path, exc) from None
@@ -93,6 +98,7 @@ class RunStore:
             write_json_atomic(run.meta_path, {
                 "session": session, "attempt": attempt, "reason": reason, "created": round(time.time(), 6),
                 "reaper_pid": None, "pgid": None, "trainer_module": trainer_module, "baseline": baseline,
+                **extra,
             })
         except OSError as exc:
             raise self._write_error(path, exc) from None
@@ -139,6 +145,11 @@ class RunStore:
             raise RunStoreError(f"no run {ref!r} in {self.root}; `memtui runs` lists them")
         ids = ", ".join(r.id for r in matches[:5])
         raise RunStoreError(f"{ref!r} matches {len(matches)} runs ({ids}); give more of the id")
+
+
+def new_run_id() -> str:
+    """A run id: its creation time (so names sort by age) and 16 random bits."""
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
 
 
 def step_words(step: Step) -> str:

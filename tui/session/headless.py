@@ -201,7 +201,7 @@ class _Signals:
 
 
 def run_headless(config: RunConfig, recovery: Recovery, runs_root: Path, *, as_json: bool = False,
-                 interval: float = 1.0, stream: TextIO | None = None) -> int:
+                 interval: float = 1.0, spare: bool = True, stream: TextIO | None = None) -> int:
     """Run `config` to its outcome with no screen; return the exit code."""
     printer = Printer(stream or sys.stdout, as_json)
     try:
@@ -214,7 +214,7 @@ def run_headless(config: RunConfig, recovery: Recovery, runs_root: Path, *, as_j
     # else holds the GPU) and the pre-flight check its free memory.
     sampler = Sampler(interval=interval)
     sampler.start()
-    session = RunSession(store, sink=notices.put, recovery=recovery, sampler=sampler)
+    session = RunSession(store, sink=notices.put, recovery=recovery, sampler=sampler, spare=spare)
     with _Signals() as signals:
         try:
             session.launch(config, "first launch")

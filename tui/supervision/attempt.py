@@ -39,6 +39,8 @@ class AttemptInfo:
     steps_per_second: float | None = None
     verdict: Verdict | None = None
     read_only: bool = False
+    spare: bool = False  # handed to the warm spare (TensorFlow already imported) instead of a cold start
+    cold_reason: str | None = None  # why a relaunch started cold, in words
 
     @property
     def live(self) -> bool:

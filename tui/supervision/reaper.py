@@ -11,12 +11,22 @@ shrugs those signals off and lets the trainer decide how to end. It installs
 no-op handlers rather than SIG_IGN on purpose: an ignored signal stays ignored
 across exec, so the trainer would never see SIGINT, while a handler is reset to
 the default in the child.
+
+`python -m tui.supervision.reaper --spare RUN MODULE` is the same reaper for a
+warm spare (tui/supervision/spare.py): its child (`python -m trainer.spare`)
+imports TensorFlow ahead of time and waits. RUN is the folder the next attempt
+will get (it does not exist yet). The reaper passes the child's "ready" line on
+to memtui on stdout and waits for one job line on stdin; EOF on stdin before
+the job means memtui is gone (killed, quit) or discarded the spare, and the
+spare ends. After the job the reaper is exactly the reaper above: trainer.pid,
+wait, exit.json, same group and session.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import selectors
 import signal
 import subprocess
 import sys
@@ -27,6 +37,7 @@ from typing import Any
 from trainer.runfiles import EXIT_FILE, LOG_FILE, META_FILE, PID_FILE, write_json_atomic
 
 MODULE_ENV = "MEMTUI_TRAINER_MODULE"
+SPARE_CHILD = "trainer.spare"
 
 
 def _shrug(signum: int, frame: object) -> None:
@@ -71,9 +82,82 @@ def reap(run_dir: Path) -> int:
             log.write(f"memtui reaper: cannot start {module}: {exc}\n".encode())
             write_json_atomic(run_dir / EXIT_FILE, exit_record(None, f"cannot start {module}: {exc}"))
             return 1
+    _write_pid(run_dir, child.pid)
+    returncode = child.wait()
+    write_json_atomic(run_dir / EXIT_FILE, exit_record(returncode))
+    return 0
+
+
+def _write_pid(run_dir: Path, pid: int) -> None:
     tmp = run_dir / f".{PID_FILE}.tmp"
-    tmp.write_text(f"{child.pid}\n", encoding="ascii")
+    tmp.write_text(f"{pid}\n", encoding="ascii")
     os.replace(tmp, run_dir / PID_FILE)
+
+
+def _say(line: str) -> None:
+    try:
+        os.write(1, (line + "\n").encode())
+    except OSError:  # memtui is gone; EOF on stdin will follow
+        pass
+
+
+def spare(run_dir: Path, module: str) -> int:
+    """Keep a warm child until a job arrives, then reap it as an attempt."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", SPARE_CHILD, module, str(run_dir)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,  # stderr: ours, the spare's private log
+    )
+    assert child.stdin is not None and child.stdout is not None
+    sel = selectors.DefaultSelector()
+    sel.register(0, selectors.EVENT_READ, "memtui")
+    sel.register(child.stdout, selectors.EVENT_READ, "child")
+    job = b""
+    while not job:
+        # The job first: a spare that died as its job arrived still gets the attempt (started cold).
+        for key, _ in sorted(sel.select(timeout=1.0), key=lambda kv: kv[0].data != "memtui"):
+            if job:
+                break
+            if key.data == "child":
+                line = child.stdout.readline()
+                if not line:  # the child died before its job
+                    _say(f"dead {child.wait()}")
+                    return 1
+                _say(line.decode(errors="replace").strip())
+            else:
+                job = os.read(0, 1 << 16)
+                if not job:  # memtui is gone, or discarded this spare
+                    child.kill()
+                    child.wait()
+                    return 0
+                while not job.endswith(b"\n"):
+                    more = os.read(0, 1 << 16)
+                    if not more:
+                        child.kill()
+                        child.wait()
+                        return 0
+                    job += more
+        if not job and child.poll() is not None:
+            _say(f"dead {child.returncode}")
+            return 1
+    sel.close()
+    child.stdout.close()
+    # From here on this is an ordinary reaper; nothing is read from memtui any more.
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    if child.poll() is None:
+        try:
+            child.stdin.write(job)
+            child.stdin.close()
+        except OSError:  # it died this very moment
+            child.wait()
+    if child.returncode is not None:
+        # The spare died just before its job arrived: nothing is lost, the attempt starts cold.
+        with open(run_dir / LOG_FILE, "ab") as log:
+            log.write(f"memtui reaper: the warm spare had ended (exit {child.returncode}); "
+                      "starting the trainer cold\n".encode())
+        return reap(run_dir)
+    _write_pid(run_dir, child.pid)
     returncode = child.wait()
     write_json_atomic(run_dir / EXIT_FILE, exit_record(returncode))
     return 0
@@ -83,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _shrug)
     args = sys.argv[1:] if argv is None else argv
+    if len(args) == 3 and args[0] == "--spare":
+        return spare(Path(args[1]).resolve(), args[2])
     if len(args) != 1:
         print("usage: python -m tui.supervision.reaper RUN_DIR", file=sys.stderr)
         return 2

@@ -5,6 +5,18 @@ starts the trainer in the same group and records its exit. Because the run
 lives in its own session, memtui can die, be detached or lose its terminal and
 the run goes on; a later `attach` replays `RUN/events.jsonl` and follows it.
 
+A relaunch (every launch after the first) goes to the warm spare when one is
+ready (tui/supervision/spare.py): a reaper and trainer started ahead of time,
+TensorFlow imported, no device touched. A new spare is prepared after a cold
+attempt's run_start (its own imports and model are done, so a spare is ready
+when its first step runs out of memory, the usual moment), and right after a
+hand-over to the spare (the warm attempt imports nothing, and a chain of
+relaunches that each run out of memory at their first step needs the next
+spare importing already); `spare_early` does it after every launch. No spare under
+`spare=False` (--no-spare) or after a host OOM without --host-memory-limit (the
+spare itself takes hundreds of MiB of RAM); an attempt that cannot use the
+spare starts cold and a SupervisorProblem says why.
+
 Everything the supervisor has to say goes to `sink` as frozen notices
 (`tui.supervision.attempt`), in order. By default they come from one background dispatcher
 thread, so a sink may block (the headless printer). A sink that never blocks
@@ -29,10 +41,11 @@ from pathlib import Path
 from typing import Any
 
 from trainer.config import RunConfig
+from trainer.protocol import RunStart, Step
 from tui.common import procctl
-from tui.common.verdict import Verdict
+from tui.common.verdict import HOST_OOM, Verdict
 from tui.runs.folder import RunDir
-from tui.runs.store import RunStore
+from tui.runs.store import RunStore, new_run_id
 from tui.supervision.attempt import (
     AttemptEnded,
     AttemptInfo,
@@ -42,6 +55,7 @@ from tui.supervision.attempt import (
     SupervisorProblem,
     now,
 )
+from tui.supervision.spare import Spare, ready_timeout
 from tui.supervision.watch import Watched, try_lock
 
 __all__ = ["AttachError", "AttemptEnded", "AttemptInfo", "AttemptStarted", "EventBatch", "Notice", "Supervisor",
@@ -58,7 +72,8 @@ class AttachError(Exception):
 class Supervisor:
     def __init__(self, store: RunStore, *, session: str | None = None, trainer_module: str | None = None,
                  sink: Callable[[Notice], None], sink_blocks: bool = True, sampler: Any = None,
-                 grace_int: float = 10.0, grace_term: float = 5.0) -> None:
+                 grace_int: float = 10.0, grace_term: float = 5.0, spare: bool = True,
+                 spare_early: bool = False, spare_ready_timeout: float | None = None) -> None:
         self.store = store
         self.session = session or f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
         self.trainer_module = trainer_module or os.environ.get(MODULE_ENV) or "trainer"
@@ -76,12 +91,28 @@ class Supervisor:
             self._dispatcher = threading.Thread(target=self._dispatch, name="supervisor-notices", daemon=True)
             self._dispatcher.start()
         self._closed = False
+        self.spare_enabled = spare
+        self.spare_early = spare_early
+        self.spare_ready_timeout = ready_timeout() if spare_ready_timeout is None else spare_ready_timeout
+        self._spare: Spare | None = None
+        self._spare_lock = threading.Lock()
+        self._spare_wanted = False  # a spare is being prepared
+        self._host_oom = False  # the last ending was a host OOM: no spare beside the next attempt
+        self._launches = 0
 
     # --- notices ---------------------------------------------------------
 
     def _emit(self, notice: Notice) -> None:
         if isinstance(notice, AttemptEnded):
             self._ended.append(notice.attempt)
+            self._after_end(notice)
+        elif (isinstance(notice, EventBatch) and self._spare is None and not self._spare_wanted
+              and not notice.attempt.read_only
+              and any(isinstance(e, Step if notice.attempt.spare else (RunStart, Step)) for e in notice.events)):
+            # Once the attempt's start-up is done, so the spare's import does not slow it: a
+            # warm attempt's first step (recovery time is measured to it); a cold attempt's
+            # run_start (imports and model built), so a spare is ready when its first step OOMs.
+            self._prepare_spare_soon(notice.attempt)
         if self._dispatcher is not None:
             self._queue.put(notice)
             return
@@ -127,24 +158,128 @@ class Supervisor:
                 config = config.replace(backup_dir=str(self.store.backup_dir(self.session)))
             baseline = self.sampler.take_baseline() if self.sampler is not None else None
             number = self._next_number()
-            run = self.store.new_run(config, session=self.session, attempt=number, reason=reason,
-                                     trainer_module=self.trainer_module, baseline=_jsonable(baseline))
+            spare, cold = self._claim_spare(config)
+            run = None
+            if spare is not None:
+                try:
+                    run = self.store.new_run(config, session=self.session, attempt=number, reason=reason,
+                                             trainer_module=self.trainer_module, baseline=_jsonable(baseline),
+                                             run_id=spare.run_path.name, spare=True)
+                except FileExistsError:
+                    spare.discard()
+                    spare, cold = None, "the run id the spare had reserved was taken"
+            if run is None:
+                run = self.store.new_run(config, session=self.session, attempt=number, reason=reason,
+                                         trainer_module=self.trainer_module, baseline=_jsonable(baseline),
+                                         spare=False, cold_reason=cold)
             lock_fd = try_lock(run)
-            with open(run.log_path, "ab") as log:
-                popen = subprocess.Popen(
-                    [sys.executable, "-m", "tui.supervision.reaper", str(run.path)],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
-                )
+            if spare is not None:
+                spare.hand_over()
+                popen = spare.popen
+            else:
+                with open(run.log_path, "ab") as log:
+                    popen = subprocess.Popen(
+                        [sys.executable, "-m", "tui.supervision.reaper", str(run.path)],
+                        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
+                    )
             run.update_meta(reaper_pid=popen.pid, pgid=popen.pid)
             if self.sampler is not None:
                 self.sampler.set_run(popen.pid)
             info = AttemptInfo(number=number, run_id=run.id, run_dir=run.path, config=config, reason=reason,
-                               state="starting", started=now())
+                               state="starting", started=now(), spare=spare is not None,
+                               cold_reason=None if spare is not None else cold)
+            if cold is not None and self._launches > 0 and self.spare_enabled:
+                self._emit(SupervisorProblem(f"attempt {number} starts cold, without the warm spare: {cold}"))
+            self._launches += 1
             watched = Watched(info, run, popen=popen, lock_fd=lock_fd, emit=self._emit,
                               diagnose=self._diagnose, baseline=baseline)
             self._current = watched
             watched.start()
+            if self.spare_early or spare is not None:
+                # After a hand-over the next spare starts at once: a relaunch that runs out of
+                # memory at its first step (the usual moment) must find one importing already.
+                self._prepare_spare_soon(info)
             return info
+
+    # --- the warm spare ----------------------------------------------------
+
+    def _claim_spare(self, config: RunConfig) -> tuple[Spare | None, str | None]:
+        """The ready spare for `config`, or None and why the attempt starts cold."""
+        with self._spare_lock:
+            spare, self._spare = self._spare, None
+        if not self.spare_enabled:
+            return None, "--no-spare"
+        if self._host_oom:
+            if spare is not None:
+                spare.discard()
+            return None, ("the last attempt ran the host out of memory, and a spare takes hundreds of MiB "
+                          "of RAM itself")
+        if spare is None:
+            return None, ("no spare was ready yet (one is prepared once an attempt has started training)"
+                          if self._launches else "the first attempt always starts cold")
+        why = spare.compatible(config, self.trainer_module)
+        if why is None and not spare.wait_ready(self.spare_ready_timeout):
+            why = ("the spare died before it was needed" + (f": {spare.death}" if spare.death else "")
+                   if not spare.alive() else
+                   f"the spare was not ready within {self.spare_ready_timeout:g} s of its start, so it was ended")
+        if why is not None:
+            spare.discard()
+            return None, why
+        return spare, None
+
+    def _prepare_spare_soon(self, attempt: AttemptInfo) -> None:
+        """Start a spare in the background, unless one exists or none is wanted now."""
+        if not self.spare_enabled or self._host_oom or self._closed:
+            return
+        with self._spare_lock:
+            if self._spare is not None or self._spare_wanted:
+                return
+            self._spare_wanted = True
+        threading.Thread(target=self._prepare_spare, args=(attempt.config,), name="spare-start",
+                         daemon=True).start()
+
+    def _prepare_spare(self, config: RunConfig | None) -> None:
+        spare = None
+        try:
+            run_id = new_run_id()
+            if (self.store.root / run_id).exists():
+                return
+            folder = self.store.root / ".spares"
+            folder.mkdir(mode=0o700, exist_ok=True)
+            spare = Spare(self.store.root / run_id, self.trainer_module, config, folder / f"{run_id}.log")
+        except OSError as exc:
+            self._emit(SupervisorProblem(f"cannot start a warm spare trainer: {exc}; relaunches start cold"))
+        finally:
+            with self._spare_lock:
+                self._spare_wanted = False
+                if spare is not None and not self._closed and self._spare is None:
+                    self._spare, spare = spare, None
+            if spare is not None:
+                spare.discard()
+
+    def _after_end(self, ended: AttemptEnded) -> None:
+        config = ended.attempt.config
+        self._host_oom = ended.verdict.kind == HOST_OOM and (config is None or config.host_memory_limit is None)
+        if self._host_oom:
+            self._discard_spare()
+
+    def _discard_spare(self) -> None:
+        with self._spare_lock:
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.discard()
+
+    @property
+    def spare(self) -> Spare | None:
+        """The spare waiting now, if any (its pids and RSS are memtui's own, not the run's)."""
+        return self._spare
+
+    def spare_usage(self) -> tuple[tuple[int, ...], int] | None:
+        """(pids, resident bytes) of the waiting spare, for the memory panel; None without one."""
+        spare = self._spare
+        if spare is None or not spare.alive():
+            return None
+        return spare.pids(), spare.rss()
 
     def _end_current(self) -> None:
         cur = self._current
@@ -266,6 +401,7 @@ class Supervisor:
         if self._closed:
             return
         self._closed = True
+        self._discard_spare()
         cur = self._current
         if cur is not None and cur.stop_level == 0:
             self.detach()

@@ -22,7 +22,6 @@ from pathlib import Path
 import psutil
 
 from trainer.protocol import Event, RunStart
-from trainer.runfiles import write_json_atomic
 from tui.common import procctl
 from tui.common.states import state_of_verdict
 from tui.common.verdict import KILLED, NOT_OOM, Remedy, Verdict

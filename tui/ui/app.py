@@ -65,6 +65,7 @@ class MemtuiApp(KeyedApp):
         attach: Path | None = None,
         live: bool = True,
         clock: Callable[[], float] = time.time,
+        spare: bool = True,
     ) -> None:
         super().__init__()
         self.config = config
@@ -74,6 +75,7 @@ class MemtuiApp(KeyedApp):
         self.attach_dir = attach
         self.live = live
         self.clock = clock
+        self.spare = spare  # a warm spare trainer for relaunches (--no-spare: False)
         self.loaded = themes or load_themes()
         for t in self.loaded.themes:
             self.register_theme(t)
@@ -123,7 +125,7 @@ class MemtuiApp(KeyedApp):
         self.sampler = Sampler(interval=self.interval, on_snapshot=self._sampled_in_thread)
         notices: Handoff[SessionNotice] = Handoff(asyncio.get_running_loop(), self._take_notices, self._context)
         self.session = RunSession(RunStore(self.runs_dir or Path(".")), sink=notices.put, sink_blocks=False,
-                                  recovery=self.recovery, sampler=self.sampler)
+                                  recovery=self.recovery, sampler=self.sampler, spare=self.spare)
         self.sampler.start()
         if self.attach_dir is not None:
             self.session.attach(self.attach_dir)

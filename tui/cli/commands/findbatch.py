@@ -16,12 +16,12 @@ from tui.session.findbatch import (
     DEFAULT_MARGIN,
     DEFAULT_MAX_BATCH,
     PROBE_STEPS,
-    BatchSearch,
     FindResult,
     ProbeFailed,
     ProbeReport,
     SearchCancelled,
     find_batch,
+    new_search,
 )
 
 
@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "GPU tensor cores; also makes the search shorter")
     group.add_argument("--probe-steps", type=int, default=PROBE_STEPS, metavar="N",
                        help=f"training steps per probe (default {PROBE_STEPS})")
+    group.add_argument("--ignore-data-bound", action="store_true",
+                       help="let the batch exceed the training set / 4 (at least 4 steps per epoch); "
+                            "only memory and --max-batch bound it")
     group.add_argument("--json", action="store_true", help="one JSON object per probe, then the result")
     add_run_options(parser)
 
@@ -50,15 +53,20 @@ def run(ns: argparse.Namespace) -> int:
         print(f"memtui find-batch: {exc}", file=sys.stderr)
         return 2
     out = sys.stdout
+    spare = not getattr(ns, "no_spare", False)
     if not ns.json:
         step = f" in multiples of {ns.multiple_of}" if ns.multiple_of > 1 else ""
-        most = BatchSearch(ns.max_batch, ns.multiple_of).probes_left()
-        print(f"Searching batch 1..{ns.max_batch}{step} with at most {most} probes "
-              f"of {ns.probe_steps} steps, each a fresh trainer process.", file=out, flush=True)
+        state, examples = new_search(config, ns.max_batch, ns.multiple_of, respect_data=not ns.ignore_data_bound)
+        bound = state.hi * ns.multiple_of
+        data = f" ({examples} training examples allow {bound})" if state.bound_is_data else ""
+        warm = ", warm after the first" if spare else ""
+        print(f"Searching batch from {state.start * ns.multiple_of} up to {bound}{data}{step} with at most "
+              f"{state.probes_left()} probes of {ns.probe_steps} steps, each a fresh trainer process{warm}.",
+              file=out, flush=True)
     try:
         result = find_batch(
             config, store, max_batch=ns.max_batch, margin=ns.margin, multiple_of=ns.multiple_of,
-            probe_steps=ns.probe_steps,
+            probe_steps=ns.probe_steps, spare=spare, respect_data=not ns.ignore_data_bound,
             on_start=None if ns.json else lambda i, b: _started(out, i, b),
             on_probe=lambda r: _probe(out, r, ns.json),
         )
@@ -114,7 +122,8 @@ def _report(out: TextIO, config: RunConfig, result: FindResult, as_json: bool) -
     command = launch_command(launch) if launch is not None else None
     if as_json:
         print(json.dumps({"type": "result", "largest": result.largest, "recommended": result.recommended,
-                          "margin": result.margin, "probes": len(result.probes), "command": command}),
+                          "margin": result.margin, "probes": len(result.probes), "command": command,
+                          "limited_by": result.limited_by, "bound": result.bound}),
               file=out, flush=True)
     elif result.largest is None:
         print(f"Even batch {_smallest(result)} ran out of memory: try --mixed-precision, --model small "
@@ -122,6 +131,7 @@ def _report(out: TextIO, config: RunConfig, result: FindResult, as_json: bool) -
     else:
         print(f"Largest batch that fits: {result.largest}. With margin {result.margin}: {result.recommended}.",
               file=out)
+        print(f"Why: {result.why}.", file=out)
         print(f"Launch with: {command}", file=out, flush=True)
     return 0 if result.largest is not None else 3
 

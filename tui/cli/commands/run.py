@@ -60,8 +60,9 @@ def run(ns: argparse.Namespace) -> int:
     if ns.headless:
         from tui.session.headless import run_headless
 
-        return run_headless(config, recovery, runs_root(ns), as_json=ns.json, interval=ns.interval)
-    return open_screen(prog, ns, config=config, recovery=recovery)
+        return run_headless(config, recovery, runs_root(ns), as_json=ns.json, interval=ns.interval,
+                            spare=not ns.no_spare)
+    return open_screen(prog, ns, config=config, recovery=recovery, spare=not ns.no_spare)
 
 
 def open_screen(prog: str, ns: argparse.Namespace, **app_kwargs: object) -> int:
