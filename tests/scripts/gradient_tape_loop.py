@@ -12,7 +12,7 @@ x = np.random.default_rng(9).random((64, 4), dtype=np.float32)
 dataset = tf.data.Dataset.from_tensor_slices((x, x[:, :1])).batch(16)
 
 for epoch in range(2):
-    for step, (x_batch, y_batch) in enumerate(dataset):
+    for x_batch, y_batch in dataset:
         with tf.GradientTape() as tape:
             loss_value = loss_fn(y_batch, model(x_batch, training=True))
         grads = tape.gradient(loss_value, model.trainable_weights)

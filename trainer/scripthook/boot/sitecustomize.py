@@ -74,4 +74,3 @@ def _main() -> None:
 
 
 _main()
-del _main, _chain, _limit_address_space

@@ -49,8 +49,10 @@ def _hello(run_dir: str) -> None:
 
 def start(here: str) -> None:
     global STATE
-    settings = _hookspec.HookSettings.from_env()
-    _leave_environment(here)
+    try:
+        settings = _hookspec.HookSettings.from_env()
+    finally:
+        _leave_environment(here)  # children run unhooked even when the settings are bad
     if settings is None:
         return
     os.makedirs(settings.run_dir, exist_ok=True)

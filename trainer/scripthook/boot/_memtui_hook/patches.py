@@ -45,7 +45,7 @@ def install(keras: ModuleType, state: HookState) -> None:
     compile_signature = inspect.signature(original_compile)
     fit_signature = inspect.signature(original_fit)
 
-    def compile(self: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001 - Keras' own name
+    def compile(self: Any, *args: Any, **kwargs: Any) -> Any:
         if not state.active():
             return original_compile(self, *args, **kwargs)
         try:
@@ -240,6 +240,7 @@ def is_oom(exc: BaseException) -> bool:
 
 def _fit_failed(state: HookState, run: FitRun, exc: BaseException) -> None:
     """Report how fit ended; an OOM also ends the process with exit 3."""
+    headline = type(exc).__name__
     try:
         if isinstance(exc, KeyboardInterrupt):
             _end(state, run, "stopped", forced=True)
@@ -254,14 +255,21 @@ def _fit_failed(state: HookState, run: FitRun, exc: BaseException) -> None:
             _end(state, run, "error")
             return
         fields = _oom.parse_oom(str(exc), type(exc).__name__)
+        headline = fields["message"][:300]
         state.writer.emit("oom", phase=run.phase, exception=type(exc).__name__, **fields)
         _end(state, run, "oom")
     except Exception as own:
         state.problems.report("reporting the end of fit()", own, "the exception goes on unchanged")
         if not is_oom(exc):
             return
-    print(f"memtui hook: out of memory in fit(): {str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__}"
-          "; the process exits with code 3", file=sys.stderr, flush=True)
+    _exit_oom(state, headline)
+
+
+def _exit_oom(state: HookState, headline: str) -> None:
+    """Exit 3 at once: the script's code after fit() must not run on a process
+    whose allocator just failed (`finally` blocks and atexit are skipped too)."""
+    print(f"memtui hook: out of memory in fit(): {headline}; the process exits with code {int(OOM_EXIT)}",
+          file=sys.stderr, flush=True)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
