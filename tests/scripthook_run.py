@@ -75,7 +75,7 @@ def run_script(tmp_path: Path, script: str, *args: str, env: dict[str, str] | No
                timeout: float = 180, **settings: Any) -> ScriptRun:
     run_dir = tmp_path / "run"
     work = tmp_path / "work"
-    work.mkdir(exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
     result = subprocess.run([sys.executable, str(SCRIPTS / script), *args], cwd=work, capture_output=True,
                             text=True, timeout=timeout, env=env if env is not None else hooked_env(run_dir, **settings))
     return ScriptRun(result.returncode, result.stdout, result.stderr, run_dir)
@@ -87,7 +87,7 @@ def run_and_interrupt(tmp_path: Path, script: str, *args: str, signals: int = 1,
     events are in the file, and wait for it to end."""
     run_dir = tmp_path / "run"
     work = tmp_path / "work"
-    work.mkdir(exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen([sys.executable, str(SCRIPTS / script), *args], cwd=work, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=hooked_env(run_dir, **settings))
     events = run_dir / "events.jsonl"

@@ -81,6 +81,11 @@ def callback_class(keras: ModuleType) -> type:
             self._pending: tuple[int, dict[str, Any]] | None = None
             self._seconds = 0.0
             self._count = 0
+            self._last_step = 0
+            self._learned_steps: int | None = None  # an epoch's length, where Keras does not know it
+
+        def steps_in_epoch(self) -> int | None:
+            return self.params.get("steps") or self._learned_steps
 
         def request_stop(self) -> None:
             """From the SIGINT handler (main thread): fit ends after the step in progress."""
@@ -119,6 +124,7 @@ def callback_class(keras: ModuleType) -> type:
                 self._count += 1
                 self._last_end = now
                 self._pending = (step, dict(logs or {}))
+                self._last_step = step
                 self.state.global_steps = max(self.state.global_steps, self._epoch_base + step)
                 if now - self._last_emit >= MIN_INTERVAL or self.stopped:
                     self._flush_locked()
@@ -136,7 +142,7 @@ def callback_class(keras: ModuleType) -> type:
             batch = self.batch_size or 0
             self.state.writer.emit(
                 "step", phase=self.phase, epoch=self._epoch + 1, step=step, global_step=self._epoch_base + step,
-                steps_in_epoch=self.params.get("steps"), loss=metrics.get("loss"), accuracy=_accuracy(metrics),
+                steps_in_epoch=self.steps_in_epoch(), loss=metrics.get("loss"), accuracy=_accuracy(metrics),
                 metrics=metrics, batch_size=batch, step_seconds=round(seconds, 6),
                 examples_per_second=round(batch / seconds, 3) if seconds > 0 and batch else 0.0, memory=memory,
             )
@@ -148,6 +154,8 @@ def callback_class(keras: ModuleType) -> type:
         @_guarded
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             with self._lock:
+                if not self.params.get("steps") and not self.stopped and self._last_step:
+                    self._learned_steps = self._last_step
                 self._flush_locked()
             metrics = {k: v for k, v in ((k, _number(v)) for k, v in (logs or {}).items()) if v is not None}
             self.state.writer.emit("epoch", phase=self.phase, epoch=epoch + 1, epochs=self.params.get("epochs"),
