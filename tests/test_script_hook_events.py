@@ -37,7 +37,7 @@ def test_numpy_arrays_with_validation_split_report_start_steps_epochs_and_end(tm
     end = run.one("run_end")
     assert end["status"] == "finished" and end["steps"] == 10 and end["hook_errors"] == []
     assert run.hook_lines() == []
-    assert "Epoch 2/2" in run.stdout  # Keras' own progress still reaches the script's stdout
+    assert "Epoch 2/2" in run.stdout and "memtui" not in run.stdout  # the script's stdout is its own
 
 
 def test_a_tf_data_pipeline_batched_in_the_script_reports_its_batch(tmp_path: Path) -> None:
@@ -122,3 +122,16 @@ def test_a_crashing_script_fails_exactly_as_without_the_hook(tmp_path: Path) -> 
     assert tail == "NameError: name 'x_train' is not defined" == bare.stderr.strip().splitlines()[-1]
     assert 'crashing.py", line 7, in <module>' in hooked.stderr
     assert hooked.events == [] and hooked.hook_lines() == []
+
+
+def test_a_pydataset_with_worker_processes_reports_once_from_the_fitting_process(tmp_path: Path) -> None:
+    run = run_script(tmp_path, "pydataset_workers.py")
+    assert run.returncode == 0, run.stderr[-3000:]
+    start = run.one("run_start")
+    assert start["input"] == "PyDataset" and start["batch_control"] is None and start["batch_size"] is None
+    assert start["steps_in_epoch"] == 6
+    last = steps(run)[-1]
+    assert last["global_step"] == 12 and last["batch_size"] == 0 and last["examples_per_second"] == 0.0
+    assert [e["epoch"] for e in run.of("epoch")] == [1, 2]
+    assert run.one("run_end")["status"] == "finished"
+    assert run.hook_lines() == []

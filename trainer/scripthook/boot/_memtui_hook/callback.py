@@ -8,12 +8,15 @@ thread, as without memtui; a lock keeps the newest step.
 
 Every hook method is guarded: if memtui's own code fails, the failure is
 reported once and the callback goes quiet for the rest of that fit(); the
-user's training is not touched.
+user's training is not touched. A TensorFlow error raised while reading a
+step's results (an OOM under async execution) is the step's, not memtui's:
+it propagates so fit() ends as it would have.
 """
 
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -42,6 +45,15 @@ def _accuracy(metrics: dict[str, float]) -> float | None:
     return None
 
 
+def _from_training(exc: BaseException) -> bool:
+    """An error of the training step surfacing where its results are read
+    (async execution: an OOM can show up in `float(logs[...])`)."""
+    if isinstance(exc, MemoryError):
+        return True
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(exc, tf.errors.OpError)
+
+
 def _guarded(method: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(method)
     def guarded(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -50,6 +62,8 @@ def _guarded(method: Callable[..., None]) -> Callable[..., None]:
         try:
             method(self, *args, **kwargs)
         except Exception as exc:
+            if _from_training(exc):
+                raise  # the step itself failed (reading its results): fit() reports it, as without memtui
             self.broken = True
             self.state.problems.report("the event callback", exc, "no more events from this fit(); training goes on")
     return guarded

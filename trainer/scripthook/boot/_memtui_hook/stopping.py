@@ -3,6 +3,8 @@
 (saving) runs; a second goes to the handler that was there before (Python's
 default raises KeyboardInterrupt, as usual). Outside fit() SIGINT is left
 alone. Only the main thread can install a handler; elsewhere this does nothing.
+A stop asked for stays asked for: a later fit() in the same script stops
+after its first step.
 """
 
 from __future__ import annotations
