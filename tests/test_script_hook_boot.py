@@ -90,7 +90,7 @@ def test_a_sitecustomize_the_hook_shadows_still_runs(tmp_path: Path, hooked: boo
     base = user_env({"PYTHONPATH": str(theirs)})
     env = hooked_env(tmp_path / "run", base=base) if hooked else {**base, "PYTHONPATH": f"{BOOT_DIR}:{theirs}"}
     probe = ("import os, sys; print(os.environ.get('USER_SITECUSTOMIZE'),"
-             " getattr(sys.modules.get('_memtui_hook.boot'), 'STATE', None) is not None)")
+             " getattr(sys.modules.get('_memtui_hook.boot'), 'SETTINGS', None) is not None)")
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["ran", str(hooked)]
     assert out.stderr == ""

@@ -9,12 +9,12 @@ import subprocess
 import sys
 
 PROBE = ("import json, os, sys; b = sys.modules.get('_memtui_hook.boot');"
-         " print(json.dumps({'hooked': getattr(b, 'STATE', None) is not None,"
+         " print(json.dumps({'hooked': getattr(b, 'SETTINGS', None) is not None,"
          " 'pythonpath': os.environ.get('PYTHONPATH'), 'var': 'MEMTUI_HOOK' in os.environ}))")
 
 
 def hooked():
-    return getattr(sys.modules.get("_memtui_hook.boot"), "STATE", None) is not None
+    return getattr(sys.modules.get("_memtui_hook.boot"), "SETTINGS", None) is not None
 
 
 def worker(queue):

@@ -1,12 +1,15 @@
 """Start-up inside the user's Python (called by sitecustomize.py).
 
-Everything the hook needs is imported here, at start-up, so nothing depends
-on the script leaving sys.path alone.
-
 Reads the settings (MEMTUI_HOOK), makes sure child processes run without the
 hook (this folder leaves PYTHONPATH, MEMTUI_HOOK leaves the environment),
 writes RUN_DIR/hook.json, and asks for the patches when the script imports
 tensorflow and keras. Imports neither.
+
+Start-up stays small (every hooked process pays it, most of all the ones
+that never train): the event writer, the protocol and the patches load only
+when the script imports tensorflow or keras. They load as submodules of this
+already imported package (through its own __path__), so a script that
+rewrites sys.path does not lose them.
 """
 
 from __future__ import annotations
@@ -15,17 +18,16 @@ import json
 import os
 import sys
 from types import ModuleType
+from typing import Any
 
-from _memtui_hook.devices import after_keras, after_tensorflow
 from _memtui_hook.importhook import PostImportFinder
-from _memtui_hook.patches import install
-from _memtui_hook.report import EventWriter
-from _memtui_hook.state import HookState
 from _memtui_hook.trainer_files import load
 
 _hookspec = load("hookspec")
 
-STATE: HookState | None = None
+SETTINGS: Any = None  # trainer/hookspec.py's HookSettings, once start() read them
+OWNER = 0  # the pid that started the hook: only it reports (not forked children)
+STATE: Any = None  # the HookState, made when tensorflow or keras is imported
 
 
 def _leave_environment(here: str) -> None:
@@ -47,8 +49,16 @@ def _hello(run_dir: str) -> None:
     os.replace(tmp, path)
 
 
+def _report(where: str, exc: BaseException) -> None:
+    if STATE is not None:
+        STATE.problems.report(where, exc, "the script runs without it")
+    else:
+        print(f"memtui hook: internal error {where}: {type(exc).__name__}: {exc}; the script runs without it",
+              file=sys.stderr, flush=True)
+
+
 def start(here: str) -> None:
-    global STATE
+    global SETTINGS, OWNER
     try:
         settings = _hookspec.HookSettings.from_env()
     finally:
@@ -56,21 +66,37 @@ def start(here: str) -> None:
     if settings is None:
         return
     os.makedirs(settings.run_dir, exist_ok=True)
-    state = HookState(settings=settings, writer=EventWriter(settings.run_dir))
-    STATE = state
     _hello(settings.run_dir)
-    finder = PostImportFinder(lambda where, exc: state.problems.report(where, exc, "the script runs without it"))
-    finder.when_imported("tensorflow", lambda tf: _after_tensorflow(tf, state))
-    finder.when_imported("keras", lambda keras: _after_keras(keras, state))
+    SETTINGS, OWNER = settings, os.getpid()
+    finder = PostImportFinder(_report)
+    finder.when_imported("tensorflow", _after_tensorflow)
+    finder.when_imported("keras", _after_keras)
 
 
-def _after_tensorflow(tf: ModuleType, state: HookState) -> None:
-    after_tensorflow(tf, state)
+def state() -> Any:
+    """The process's HookState, made on first need (the writer opens events.jsonl)."""
+    global STATE
+    if STATE is None:
+        from _memtui_hook.report import EventWriter
+        from _memtui_hook.state import HookState
+
+        STATE = HookState(settings=SETTINGS, writer=EventWriter(SETTINGS.run_dir, OWNER), owner=OWNER)
+    return STATE
 
 
-def _after_keras(keras: ModuleType, state: HookState) -> None:
+def _after_tensorflow(tf: ModuleType) -> None:
+    from _memtui_hook.devices import after_tensorflow
+
+    after_tensorflow(tf, state())
+
+
+def _after_keras(keras: ModuleType) -> None:
+    from _memtui_hook.devices import after_keras
+    from _memtui_hook.patches import install
+
+    hook = state()
     try:
-        after_keras(keras, state)
+        after_keras(keras, hook)
     except Exception as exc:
-        state.problems.report("setting the dtype policy", exc, "the script's own policy is kept")
-    install(keras, state)
+        hook.problems.report("setting the dtype policy", exc, "the script's own policy is kept")
+    install(keras, hook)

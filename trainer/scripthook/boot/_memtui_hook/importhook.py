@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from importlib.abc import Loader, MetaPathFinder
 from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import Any
@@ -19,8 +18,10 @@ After = Callable[[ModuleType], None]
 OnError = Callable[[str, BaseException], None]
 
 
-class _Loader(Loader):
-    def __init__(self, inner: Loader, name: str, finder: PostImportFinder) -> None:
+class _Loader:
+    """Duck-typed (importlib.abc costs start-up time every hooked process pays)."""
+
+    def __init__(self, inner: Any, name: str, finder: PostImportFinder) -> None:
         self.inner = inner
         self.name = name
         self.finder = finder
@@ -42,7 +43,7 @@ class _Loader(Loader):
         return getattr(self.inner, attr)
 
 
-class PostImportFinder(MetaPathFinder):
+class PostImportFinder:
     def __init__(self, on_error: OnError) -> None:
         self.hooks: dict[str, After] = {}
         self.on_error = on_error
@@ -75,7 +76,7 @@ class PostImportFinder(MetaPathFinder):
             self._busy.discard(fullname)
         if spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
-        spec.loader = _Loader(spec.loader, fullname, self)
+        spec.loader = _Loader(spec.loader, fullname, self)  # type: ignore[assignment]
         return spec
 
     def fire(self, name: str, module: ModuleType) -> None:

@@ -40,6 +40,8 @@ OOM_EXIT = load("protocol").ExitCode.OOM
 
 def install(keras: ModuleType, state: HookState) -> None:
     model_class = keras.Model
+    if getattr(model_class.fit, "_memtui", False):
+        return  # already patched (keras imported again)
     original_compile = model_class.compile
     original_fit = model_class.fit
     compile_signature = inspect.signature(original_compile)
@@ -88,6 +90,7 @@ def install(keras: ModuleType, state: HookState) -> None:
     fit.__wrapped__ = original_fit  # type: ignore[attr-defined]
     compile.__doc__, fit.__doc__ = original_compile.__doc__, original_fit.__doc__
     compile.__name__, fit.__name__ = "compile", "fit"
+    compile._memtui = fit._memtui = True  # type: ignore[attr-defined]
     model_class.compile = compile
     model_class.fit = fit
 

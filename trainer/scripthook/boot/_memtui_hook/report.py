@@ -19,8 +19,8 @@ _protocol = load("protocol")
 
 
 class EventWriter:
-    def __init__(self, run_dir: str) -> None:
-        self.owner = os.getpid()
+    def __init__(self, run_dir: str, owner: int) -> None:
+        self.owner = owner
         self.path = Path(run_dir) / _protocol.EVENTS_FILE
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
 
