@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from scripthook_run import SCRIPTS, hooked_env, run_script, steps
+from scripthook_run import SCRIPTS, hooked_env, run_and_interrupt, run_script, steps
 
 from trainer.hookspec import fill_batch_placeholder
 
@@ -100,3 +100,18 @@ def test_a_backup_folder_resumes_a_killed_script_at_its_last_finished_epoch(tmp_
     assert start["initial_epoch"] >= 1
     assert second.of("epoch")[0]["epoch"] == start["initial_epoch"] + 1
     assert second.of("epoch")[-1]["epoch"] == 5
+
+
+def test_a_script_stopped_by_sigint_keeps_its_backup_and_resumes_from_it(tmp_path: Path) -> None:
+    backup = tmp_path / "backup"
+    first = run_and_interrupt(tmp_path / "first", "slow_steps.py", *FAST, after_steps=13, backup_dir=str(backup))
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert first.one("run_end")["status"] == "stopped"
+    done = len(first.of("epoch"))
+    assert done >= 1 and (backup / "phase-1").exists()
+    second = run_script(tmp_path / "second", "slow_steps.py", *FAST, backup_dir=str(backup))
+    assert second.returncode == 0, second.stderr[-3000:]
+    start = second.one("run_start")
+    assert start["initial_epoch"] == done  # the last finished epoch, not the one cut short
+    assert second.of("epoch")[0]["epoch"] == done + 1
+    assert not (backup / "phase-1").exists()  # a run to the end clears it, as Keras does

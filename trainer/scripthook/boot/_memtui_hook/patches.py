@@ -164,7 +164,15 @@ def _prepare_fit(keras: ModuleType, signature: inspect.Signature, state: HookSta
             extra.insert(0, keras.callbacks.BackupAndRestore(os.path.join(backup, f"phase-{phase}")))
     arguments["callbacks"] = _with_callbacks(keras, model, arguments.get("callbacks"), extra)
     state.phase = phase
-    return FitRun(bound.args, bound.kwargs, callback, StopOnSigint(state, callback.request_stop),
+
+    def request_stop() -> None:
+        # Keep the backup of the finished epochs: a relaunch continues from them
+        # (BackupAndRestore deletes it at every train end otherwise).
+        for cb in extra[:-1]:
+            cb.delete_checkpoint = False
+        callback.request_stop()
+
+    return FitRun(bound.args, bound.kwargs, callback, StopOnSigint(state, request_stop),
                   fit_input, phase, state.global_steps, notes)
 
 
