@@ -62,7 +62,10 @@ class HookSettings:
     `batch_placeholder` says memtui already filled `{batch_size}` in the
     command (the hook then reports the batch as "placeholder" and leaves
     `fit()`'s batch alone). `jit_compile` is False (XLA off) or None (the
-    script's choice). `fault` is for memtui's own tests only: it makes a named
+    script's choice). `backup_dir`: the hook adds a BackupAndRestore in
+    `backup_dir/phase-N` to each fit() (kept on a SIGINT stop, so a relaunch
+    continues from the last finished epoch). `gpu_memory_fraction` is for the
+    JAX backend only. `fault` is for memtui's own tests only: it makes a named
     part of the hook fail ("callback", "fit", "compile") to prove training
     goes on.
     """
