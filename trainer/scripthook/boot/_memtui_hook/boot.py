@@ -1,0 +1,102 @@
+"""Start-up inside the user's Python (called by sitecustomize.py).
+
+Reads the settings (MEMTUI_HOOK), makes sure child processes run without the
+hook (this folder leaves PYTHONPATH, MEMTUI_HOOK leaves the environment),
+writes RUN_DIR/hook.json, and asks for the patches when the script imports
+tensorflow and keras. Imports neither.
+
+Start-up stays small (every hooked process pays it, most of all the ones
+that never train): the event writer, the protocol and the patches load only
+when the script imports tensorflow or keras. They load as submodules of this
+already imported package (through its own __path__), so a script that
+rewrites sys.path does not lose them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from types import ModuleType
+from typing import Any
+
+from _memtui_hook.importhook import PostImportFinder
+from _memtui_hook.trainer_files import load
+
+_hookspec = load("hookspec")
+
+SETTINGS: Any = None  # trainer/hookspec.py's HookSettings, once start() read them
+OWNER = 0  # the pid that started the hook: only it reports (not forked children)
+STATE: Any = None  # the HookState, made when tensorflow or keras is imported
+
+
+def _leave_environment(here: str) -> None:
+    parts = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    kept = [p for p in parts if p and os.path.realpath(p) != here]
+    if kept:
+        os.environ["PYTHONPATH"] = os.pathsep.join(kept)
+    else:
+        os.environ.pop("PYTHONPATH", None)
+    os.environ.pop(_hookspec.ENV_VAR, None)
+
+
+def _hello(run_dir: str) -> None:
+    path = os.path.join(run_dir, _hookspec.HELLO_FILE)
+    data = {"pid": os.getpid(), "python": sys.executable, "argv": sys.argv, "version": sys.version.split()[0]}
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as fh:
+        json.dump(data, fh)
+    os.replace(tmp, path)
+
+
+def _report(where: str, exc: BaseException) -> None:
+    if STATE is not None:
+        STATE.problems.report(where, exc, "the script runs without it")
+    else:
+        print(f"memtui hook: internal error {where}: {type(exc).__name__}: {exc}; the script runs without it",
+              file=sys.stderr, flush=True)
+
+
+def start(here: str) -> None:
+    global SETTINGS, OWNER
+    try:
+        settings = _hookspec.HookSettings.from_env()
+    finally:
+        _leave_environment(here)  # children run unhooked even when the settings are bad
+    if settings is None:
+        return
+    os.makedirs(settings.run_dir, exist_ok=True)
+    _hello(settings.run_dir)
+    SETTINGS, OWNER = settings, os.getpid()
+    finder = PostImportFinder(_report)
+    finder.when_imported("tensorflow", _after_tensorflow)
+    finder.when_imported("keras", _after_keras)
+
+
+def state() -> Any:
+    """The process's HookState, made on first need (the writer opens events.jsonl)."""
+    global STATE
+    if STATE is None:
+        from _memtui_hook.report import EventWriter
+        from _memtui_hook.state import HookState
+
+        STATE = HookState(settings=SETTINGS, writer=EventWriter(SETTINGS.run_dir, OWNER), owner=OWNER)
+    return STATE
+
+
+def _after_tensorflow(tf: ModuleType) -> None:
+    from _memtui_hook.devices import after_tensorflow
+
+    after_tensorflow(tf, state())
+
+
+def _after_keras(keras: ModuleType) -> None:
+    from _memtui_hook.devices import after_keras
+    from _memtui_hook.patches import install
+
+    hook = state()
+    try:
+        after_keras(keras, hook)
+    except Exception as exc:
+        hook.problems.report("setting the dtype policy", exc, "the script's own policy is kept")
+    install(keras, hook)
