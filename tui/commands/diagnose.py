@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tui.diagnosis import diagnose, tail_text
+from tui.diagnosis import backend_of_run, diagnose, tail_text
 from tui.diagnosis.runfolder import diagnosis_inputs, is_run_folder
 from tui.verdict import Verdict
 
@@ -38,8 +38,15 @@ def run(ns: argparse.Namespace) -> int:
     if ns.exit_code is not None:
         inputs["exit_code"] = ns.exit_code
     verdict = diagnose(**inputs)
-    print(json.dumps(verdict.to_dict(), indent=2) if ns.json else render(verdict))
+    print(json.dumps(as_json(verdict, inputs), indent=2) if ns.json else render(verdict))
     return 0
+
+
+def as_json(v: Verdict, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The verdict's fields, and "backend": "tensorflow", "jax", "torch" or null."""
+    data = v.to_dict()
+    data["backend"] = v.details.get("backend") or backend_of_run(inputs.get("log_tail") or "", inputs.get("config"))
+    return data
 
 
 class _BadLog(Exception):

@@ -40,7 +40,10 @@ ALLOCATOR_RAN_OUT = re.compile(
     r"(?:Allocator \((?P<allocator>[\w.-]+)\) ran|(?:^|\] )Ran) out of memory trying to allocate "
     r"(?P<size>[\d.]+\s?[KMGT]?i?B)(?: \(rounded to (?P<bytes>\d+)\))?"
 )
-FREED_BY_COUNT = re.compile(r"ran out of memory trying to allocate .{0,40}with freed_by_count=\d+")
+# TF 1.x wrote the same warning without freed_by_count: "... allocate 2.26GiB.
+# The caller indicates that this is not a failure, ...".
+FREED_BY_COUNT = re.compile(r"ran out of memory trying to allocate .{0,40}(?:with freed_by_count=\d+"
+                            r"|\. The caller indicates that this is not a failure)")
 # The exception type alone is evidence (a custom op, or a message cut off
 # after "Graph execution error:"); TF 1.x statuses say "Resource exhausted:".
 RESOURCE_EXHAUSTED = re.compile(r"ResourceExhaustedError|RESOURCE_EXHAUSTED|Resource exhausted:")
@@ -79,7 +82,7 @@ CUDA_STATUS_OOM = re.compile(
     r"|CUDA [Aa]ssert.{0,80}out of memory|cuda failed with error 2 out of memory", re.I)
 # PyTorch (also Keras 3 on torch): "CUDA out of memory. Tried to allocate 1.53 GiB."
 TORCH_OOM = re.compile(r"CUDA out of memory\. Tried to allocate (?P<size>[\d.]+ [KMGT]?i?B)")
-TORCH_OOM_ERROR = re.compile(r"\bOutOfMemoryError\b")
+TORCH_OOM_ERROR = re.compile(r"(?<!java\.lang\.)\bOutOfMemoryError\b")
 TORCH_RESERVED = re.compile(r"(?P<size>[\d.]+ [KMGT]?i?B) is reserved by PyTorch but unallocated")
 TORCH_TOTAL = re.compile(r"total capa(?:ci|c)ty of (?P<size>[\d.]+ [KMGT]?i?B)")
 
