@@ -17,6 +17,7 @@ NOT_OOM = "crash"
 STOPPED = "stopped"
 FINISHED = "finished"
 KILLED = "killed"  # by a signal, with no sign of memory trouble
+LIBRARY_ERROR = "library-error"  # cuDNN/cuBLAS/CUDA driver or version problem, not memory
 OOM_KINDS = frozenset({DEVICE_OOM, XLA_OOM, ASYNC_OOM, MASKED_OOM, PROBABLE_OOM, HOST_OOM, OTHER_PROCESSES})
 
 

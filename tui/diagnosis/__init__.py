@@ -20,6 +20,7 @@ from tui.common.verdict import (
     FINISHED,
     HOST_OOM,
     KILLED,
+    LIBRARY_ERROR,
     MASKED_OOM,
     NOT_OOM,
     OTHER_PROCESSES,
@@ -28,12 +29,12 @@ from tui.common.verdict import (
     Verdict,
 )
 from tui.diagnosis import summary as say
-from tui.diagnosis.memory import memory_kind, merged_details, other_holders, rss_share
-from tui.diagnosis.patterns import NON_FATAL, WEIGHT, Finding, scan
+from tui.diagnosis.memory import library_problem, memory_kind, merged_details, other_holders, rss_share
+from tui.diagnosis.patterns import HINTS, NON_FATAL, WEIGHT, Finding, backend_of, scan
 from tui.diagnosis.rank import rank
 from tui.telemetry.snapshot import Snapshot
 
-__all__ = ["diagnose", "signal_of", "tail_text"]
+__all__ = ["backend_of_run", "diagnose", "signal_of", "tail_text"]
 
 MAX_EVIDENCE = 5
 _GPU_OOMS = frozenset({"device-oom", "xla-oom", "async-allocator-oom", MASKED_OOM, PROBABLE_OOM})
@@ -73,6 +74,15 @@ def signal_name(sig: int) -> str:
         return f"signal {sig} ({_signal.Signals(sig).name})"
     except ValueError:
         return f"signal {sig}"
+
+
+def backend_of_run(log_tail: str, config: RunConfig | None = None) -> str | None:
+    """"tensorflow", "jax", "torch" or None: the run's own setting where it has
+    one, else what the log's text shows."""
+    chosen = getattr(config, "backend", None) if config is not None else None
+    if isinstance(chosen, str) and chosen:
+        return chosen
+    return backend_of(log_tail or "")
 
 
 @dataclass(frozen=True)
@@ -138,20 +148,32 @@ def diagnose(
     if exit_code == ExitCode.STOPPED or sig == _signal.SIGINT or status == "stopped" or _interrupted(facts):
         return _verdict(STOPPED, f"Training was stopped by the user{moment}.", facts)
 
+    backend = backend_of_run(log_tail, config)
+    # The verdict names the backend where it matters: where it is not
+    # TensorFlow, whose terms the sentences and remedies use by default.
+    named = {"backend": backend} if backend in ("jax", "torch") else {}
+    present = {f.what for f in facts.findings}
+
     kind = memory_kind(facts.findings, facts.oom)
     if kind is not None:
-        details = merged_details(facts.findings, facts.oom)
+        details = {**merged_details(facts.findings, facts.oom), **named}
         host_abort = next((f.what for f in facts.findings if f.what in _HOST_ABORTS), None)
-        if kind == HOST_OOM and host_abort and "requested_bytes" not in details:
+        if kind == HOST_OOM and "oom-killer" in present:
+            text = say.oom_killer_sentence(details.get("peak_rss"), moment)
+        elif kind == HOST_OOM and host_abort and "requested_bytes" not in details:
             text = say.host_abort_sentence(host_abort, moment, limit_mb)
         else:
             text = say.oom_sentence(kind, details, moment, limit_mb)
-        if kind in _GPU_OOMS and (held := other_holders(baseline, details.get("device"))):
+        if kind in _GPU_OOMS | {OTHER_PROCESSES} and (held := other_holders(baseline, details.get("device"))):
             details["other_processes"] = held[2]
             details["other_bytes"] = held[0]
             text = say.others_sentence(details.get("device"), held[0], held[1], held[2], text)
             kind = OTHER_PROCESSES
         return _verdict(kind, text, facts, details, config)
+
+    if library_problem(facts.findings):
+        mismatch = "a version mismatch is named" if "library" in present else None
+        return _verdict(LIBRARY_ERROR, say.library_sentence(mismatch, moment), facts, dict(named), config)
 
     if sig == _signal.SIGKILL:
         high = rss_share(peak_rss, host_total, limit_mb)
@@ -160,6 +182,10 @@ def diagnose(
             text = say.killed_for_memory(high[0], high[1], high[2], signal_name(9), moment)
             extra = (f"trainer peak RSS {high[0]:,} bytes of {high[1]:,} ({high[2]})",)
             return _verdict(HOST_OOM, text, facts, details, config, extra)
+        if "shuffle" in present:
+            # Killed while a shuffle buffer filled host memory: the OOM killer.
+            text = say.shuffle_killed_sentence(signal_name(9), moment)
+            return _verdict(HOST_OOM, text, facts, {"signal": 9, **named}, config)
     if sig is not None:
         text = (f"The trainer was killed by {signal_name(sig)}{moment} with no sign of memory trouble "
                 "in its log or memory use.")
@@ -252,7 +278,8 @@ def _evidence(findings: list[Finding], kind: str, extra: tuple[str, ...]) -> tup
     """Up to five distinct log lines, most telling first (the latest of equals
     first). Warnings only accompany a memory verdict or a finish."""
     keep_warnings = kind not in (NOT_OOM, STOPPED, KILLED)
-    kept = [(i, f) for i, f in enumerate(findings) if keep_warnings or f.what not in NON_FATAL]
+    kept = [(i, f) for i, f in enumerate(findings)
+            if f.what not in HINTS and (keep_warnings or f.what not in NON_FATAL)]
     ranked = [f for _, f in sorted(kept, key=lambda pair: (-WEIGHT[pair[1].what], -pair[0]))]
     out: list[str] = list(extra)
     seen: set[tuple[str, str]] = set()

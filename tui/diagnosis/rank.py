@@ -18,6 +18,7 @@ from tui.common.verdict import (
     ASYNC_OOM,
     DEVICE_OOM,
     HOST_OOM,
+    LIBRARY_ERROR,
     MASKED_OOM,
     OTHER_PROCESSES,
     PROBABLE_OOM,
@@ -51,17 +52,45 @@ def rank(kind: str, details: dict[str, Any], config: RunConfig | None, started: 
         order = ["memory-growth", "halve-batch", "mixed-precision", "small-model"]
     elif kind == HOST_OOM:
         order = ["halve-batch", "buffers", "image-size", "host-limit", "small-model"]
+    elif kind == LIBRARY_ERROR:
+        order = ["check-versions", "memory-growth"]
     else:
         return ()
     if kind == ASYNC_OOM:
         order.append("async")
     run_kind = kind_of(config) if config is not None else None
+    order = _in_backend_terms(order, details)
     out: list[Remedy] = []
     for rid in order:
         remedy = _BUILDERS[rid](kind, details, config)
         if remedy is not None and (run_kind is None or table.applies(remedy.id, run_kind)):
             out.append(remedy)
     return tuple(out)
+
+
+def _in_backend_terms(order: list[str], details: dict[str, Any]) -> list[str]:
+    """JAX's memory growth is no preallocation, its cap a memory fraction;
+    PyTorch has no memory growth to turn on but can expand its segments."""
+    backend = details.get("backend")
+    if backend == "jax":
+        swapped: list[str] = []
+        for rid in order:
+            swapped += ["jax-preallocate", "jax-mem-fraction"] if rid == "memory-growth" else [rid]
+        return swapped
+    if backend == "torch":
+        order = [rid for rid in order if rid != "memory-growth"]
+        return ["torch-expandable", *order] if _reserved_is_large(details) else order
+    return order
+
+
+def _reserved_is_large(details: dict[str, Any]) -> bool:
+    """PyTorch's message says how much it reserved but left unallocated; a
+    tenth of the GPU (or a GiB when the total is not given) is large."""
+    reserved = details.get("reserved_unallocated")
+    if not isinstance(reserved, int):
+        return False
+    total = details.get("gpu_total")
+    return reserved >= (0.1 * total if isinstance(total, int) and total > 0 else 2**30)
 
 
 def _is_weight_tensor(details: dict[str, Any], config: RunConfig | None) -> bool:
@@ -108,6 +137,7 @@ def _growth(kind: str, details: dict[str, Any], config: RunConfig | None) -> Rem
         return None
     why = {
         PROBABLE_OOM: "cuDNN and cuBLAS need memory outside TensorFlow's pool; with growth on it is left for them.",
+        LIBRARY_ERROR: "If the versions match, the handle may still have lacked memory: growth leaves room for it.",
         OTHER_PROCESSES: "With growth on TensorFlow takes only what it needs, so it can share the GPU.",
     }.get(kind, "Without growth TensorFlow reserves the whole GPU at start; growth takes memory as needed.")
     return _from_table("memory-growth", why, config)
@@ -182,8 +212,35 @@ def _async(kind: str, details: dict[str, Any], config: RunConfig | None) -> Reme
                   "The async allocator failed; the default BFC allocator packs memory differently.")
 
 
+def _check_versions(kind: str, details: dict[str, Any], config: RunConfig | None) -> Remedy | None:
+    return Remedy("check-versions", "check the CUDA, cuDNN and driver versions against the ones your "
+                  "TensorFlow/JAX/PyTorch build expects (nvidia-smi, pip list)",
+                  "A handle that cannot be created with memory to spare, or a named version mismatch, "
+                  "is a library or driver problem.")
+
+
+def _jax_preallocate(kind: str, details: dict[str, Any], config: RunConfig | None) -> Remedy | None:
+    return Remedy("jax-preallocate", "set XLA_PYTHON_CLIENT_PREALLOCATE=false (JAX's memory growth)",
+                  "JAX reserves 75% of the GPU at start; without preallocation it takes memory as needed "
+                  "and leaves room for cuDNN and other processes.")
+
+
+def _jax_mem_fraction(kind: str, details: dict[str, Any], config: RunConfig | None) -> Remedy | None:
+    return Remedy("jax-mem-fraction", "set XLA_PYTHON_CLIENT_MEM_FRACTION (e.g. .50) to cap JAX's share of the GPU",
+                  "The fraction is JAX's memory cap; lower it when others share the GPU.")
+
+
+def _torch_expandable(kind: str, details: dict[str, Any], config: RunConfig | None) -> Remedy | None:
+    reserved = details.get("reserved_unallocated")
+    held = f" ({format_bytes(reserved, spaced=True)} reserved but unallocated)" if isinstance(reserved, int) else ""
+    return Remedy("torch-expandable", "set PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True",
+                  f"PyTorch's cache held memory it could not use{held}: expandable segments reduce fragmentation.")
+
+
 _BUILDERS: dict[str, Callable[[str, dict[str, Any], RunConfig | None], Remedy | None]] = {
     "halve-batch": _halve, "grad-accum": _accum, "memory-growth": _growth, "mixed-precision": _precision,
     "small-model": _small_model, "image-size": _image_size, "who": _who, "buffers": _buffers,
     "host-limit": _host_limit, "gpu-cap": _gpu_cap, "tf-data": _tf_data, "async": _async,
+    "check-versions": _check_versions, "jax-preallocate": _jax_preallocate, "jax-mem-fraction": _jax_mem_fraction,
+    "torch-expandable": _torch_expandable,
 }

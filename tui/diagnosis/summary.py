@@ -6,7 +6,9 @@ from typing import Any
 
 from trainer.protocol import Step
 from tui.common.units import format_bytes
-from tui.common.verdict import ASYNC_OOM, DEVICE_OOM, HOST_OOM, MASKED_OOM, PROBABLE_OOM, XLA_OOM
+from tui.common.verdict import ASYNC_OOM, DEVICE_OOM, HOST_OOM, MASKED_OOM, OTHER_PROCESSES, PROBABLE_OOM, XLA_OOM
+
+_BACKEND_NAMES = {"jax": "JAX", "torch": "PyTorch", "tensorflow": "TensorFlow"}
 
 
 def when(last_step: Step | None, started: bool | None) -> str:
@@ -37,9 +39,20 @@ def oom_sentence(kind: str, details: dict[str, Any], moment: str, limit_mb: int 
     on = f" on {device}" if device and kind != HOST_OOM else ""
     what = _allocating(details)
     if kind == DEVICE_OOM:
-        return f"Training ran out of GPU memory{on}{what}{moment}."
+        by = _BACKEND_NAMES.get(details.get("backend") or "")
+        lead = f"Training ({by}) ran" if by and by != "TensorFlow" else "Training ran"
+        return f"{lead} out of GPU memory{on}{what}{moment}."
     if kind == XLA_OOM:
-        return f"XLA-compiled training ran out of GPU memory{on}{what}{moment}."
+        by = {"jax": "JAX (XLA)", "torch": "PyTorch/XLA"}.get(details.get("backend") or "", "XLA-compiled training")
+        if details.get("what") == "cubin":
+            return (f"XLA could not load a compiled GPU kernel{moment}: CUDA reported the GPU out of memory "
+                    "(CUDA_ERROR_OUT_OF_MEMORY).")
+        if device == "TPU":
+            return f"{by} ran out of TPU memory{what}{moment}."
+        return f"{by} ran out of GPU memory{on}{what}{moment}."
+    if kind == OTHER_PROCESSES:
+        return (f"CUDA could not even create its context on {device or 'the GPU'}{moment}: the GPU had no free "
+                "memory, most likely because another process holds it.")
     if kind == ASYNC_OOM:
         return f"The CUDA async allocator (cuda_malloc_async) ran out of GPU memory{on}{what}{moment}."
     if kind == MASKED_OOM:
@@ -50,6 +63,22 @@ def oom_sentence(kind: str, details: dict[str, Any], moment: str, limit_mb: int 
                 "most likely the GPU was out of memory.")
     under = f" under the --host-memory-limit of {limit_mb} MB" if limit_mb else ""
     return f"Training ran out of host memory (RAM){under}{what}{moment}."
+
+
+def oom_killer_sentence(peak_rss: int | None, moment: str) -> str:
+    held = f" while it held {format_bytes(peak_rss, spaced=True)} of RAM" if peak_rss else ""
+    return f"The Linux out-of-memory killer killed the trainer{held}{moment}: the host ran out of memory."
+
+
+def shuffle_killed_sentence(signal_text: str, moment: str) -> str:
+    return (f"The trainer was killed with {signal_text}{moment} while tf.data filled its shuffle buffer in host "
+            "memory: most likely the Linux out-of-memory killer.")
+
+
+def library_sentence(mismatch: str | None, moment: str) -> str:
+    named = f" ({mismatch})" if mismatch else ""
+    return (f"cuDNN, cuBLAS or the CUDA driver failed to start{moment}{named}, with no sign of a full GPU: a "
+            "library or driver problem, not an out-of-memory error.")
 
 
 def host_abort_sentence(what: str, moment: str, limit_mb: int | None) -> str:

@@ -57,6 +57,10 @@ TABLE: tuple[RemedySpec, ...] = (
     RemedySpec("other-processes", "free the GPU", None),
     RemedySpec("tf-data", "feed the data through tf.data in batches", None),
     RemedySpec("async-allocator", "try without TF_GPU_ALLOCATOR=cuda_malloc_async", None),
+    RemedySpec("check-versions", "check the CUDA, cuDNN and driver versions", None),
+    RemedySpec("jax-preallocate", "set XLA_PYTHON_CLIENT_PREALLOCATE=false", None),
+    RemedySpec("jax-mem-fraction", "set XLA_PYTHON_CLIENT_MEM_FRACTION", None),
+    RemedySpec("torch-expandable", "set PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True", None),
 )
 REMEDIES: dict[str, RemedySpec] = {spec.id: spec for spec in TABLE}
 

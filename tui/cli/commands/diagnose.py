@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.common.verdict import Verdict
-from tui.diagnosis import diagnose, tail_text
+from tui.diagnosis import backend_of_run, diagnose, tail_text
 from tui.diagnosis.runfolder import diagnosis_inputs, is_run_folder
 from tui.ui.widgets.keys import key_for_remedy
 
@@ -39,8 +39,17 @@ def run(ns: argparse.Namespace) -> int:
     if ns.exit_code is not None:
         inputs["exit_code"] = ns.exit_code
     verdict = diagnose(**inputs)
-    print(json.dumps(as_json(verdict), indent=2) if ns.json else render(verdict))
+    print(json.dumps(as_json(verdict, inputs), indent=2) if ns.json else render(verdict))
     return 0
+
+
+def as_json(v: Verdict, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The verdict's fields, and "backend": "tensorflow", "jax", "torch" or null."""
+    data = v.to_dict()
+    for remedy in data["remedies"]:  # each with the screen key that applies it (null: advice only)
+        remedy["key"] = key_for_remedy(remedy["id"])
+    data["backend"] = v.details.get("backend") or backend_of_run(inputs.get("log_tail") or "", inputs.get("config"))
+    return data
 
 
 class _BadLog(Exception):
@@ -81,11 +90,3 @@ def render(v: Verdict) -> str:
             key = f" [key {letter}]" if letter else ""
             lines.append(f"  {i}. {r.title}{key}: {r.why}")
     return "\n".join(lines)
-
-
-def as_json(verdict: Verdict) -> dict[str, Any]:
-    """The verdict as JSON, each remedy with the screen key that applies it (null: advice only)."""
-    data = verdict.to_dict()
-    for remedy in data["remedies"]:
-        remedy["key"] = key_for_remedy(remedy["id"])
-    return data

@@ -9,7 +9,7 @@ from textual.markup import escape
 from textual.widget import Widget
 from textual.widgets import Static
 
-from tui.common.verdict import FINISHED, KILLED, NOT_OOM, STOPPED, Verdict
+from tui.common.verdict import FINISHED, KILLED, LIBRARY_ERROR, NOT_OOM, STOPPED, Verdict
 from tui.ui.widgets.keys import display_key, key_for_remedy
 
 HEADLINES = {
@@ -17,6 +17,7 @@ HEADLINES = {
     STOPPED: "■ STOPPED",
     KILLED: "✗ KILLED",
     NOT_OOM: "✗ CRASHED",
+    LIBRARY_ERROR: "✗ LIBRARY ERROR",
 }
 
 
