@@ -14,6 +14,7 @@ from tui.common.verdict import (
     FINISHED,
     HOST_OOM,
     KILLED,
+    LIBRARY_ERROR,
     MASKED_OOM,
     NOT_OOM,
     OTHER_PROCESSES,
@@ -24,7 +25,8 @@ from tui.common.verdict import (
 )
 from tui.diagnosis import diagnose
 
-KINDS = {DEVICE_OOM, XLA_OOM, ASYNC_OOM, MASKED_OOM, PROBABLE_OOM, HOST_OOM, OTHER_PROCESSES, NOT_OOM, STOPPED,
+KINDS = {LIBRARY_ERROR, DEVICE_OOM, XLA_OOM, ASYNC_OOM, MASKED_OOM, PROBABLE_OOM, HOST_OOM, OTHER_PROCESSES, NOT_OOM,
+         STOPPED,
          FINISHED, KILLED}
 
 # Fragments of real messages, so generated logs reach the interesting branches.

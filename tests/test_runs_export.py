@@ -8,7 +8,6 @@ file is read back with TensorFlow's own reader (marked tf).
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -24,14 +23,14 @@ from tui.runs.store import RunStore
 from tui.runs.tensorboard import FOLDER
 from tui.runs.tfrecord import crc32c, masked_crc32c
 from tui.session.headless import run_headless
+from tui.session.recovery import Recovery
 
 QUICK = RunConfig(epochs=2, steps_per_epoch=3, image_size=32, batch_size=8)
 
 
 def finished_run(script, tmp_path: Path) -> Path:
     script(rate=100)
-    ns = argparse.Namespace(runs_dir=str(tmp_path / "runs"))
-    assert run_headless(QUICK, ns, stream=io.StringIO()) == 0
+    assert run_headless(QUICK, Recovery(False), tmp_path / "runs", stream=io.StringIO()) == 0
     (run,) = RunStore(tmp_path / "runs").run_dirs()
     return run.path
 

@@ -65,8 +65,10 @@ def test_every_folder_memtui_creates_for_runs_is_0700_whatever_the_umask(open_pa
         root = open_parent / "home" / ".local" / "state" / "memtui" / "runs"
     done = headless(env, *args)
     assert done.returncode == 0, done.stdout + done.stderr
-    runs = [p for p in root.iterdir() if p.name != "backups"]
+    runs = [p for p in root.iterdir() if p.name not in ("backups", ".spares")]
     assert len(runs) == 1
+    if (root / ".spares").exists():  # the warm spare's private folder
+        assert mode(root / ".spares") == 0o700
     sessions = list((root / "backups").iterdir())
     assert mode(root) == 0o700
     assert mode(runs[0]) == 0o700

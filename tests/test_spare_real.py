@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.supervision import Collector, wait_until
+from tests.supervision import Collector
 from tests.tinydata import OOM_BATCH, OOM_IMAGE_SIZE, OOM_LIMIT_MB, make_image_folder, read_events
+from tests.waiting import wait_until
 from trainer.config import RunConfig
 from tui.runs.store import RunStore
 from tui.session.headless import run_headless

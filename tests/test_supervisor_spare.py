@@ -16,7 +16,8 @@ import psutil
 import pytest
 
 from tests.fakegpu import GIB, fake_gpu, two_gpus
-from tests.supervision import REPO, STAND_IN, Collector, group_alive, script_env, wait_until
+from tests.supervision import REPO, STAND_IN, Collector, group_alive, script_env
+from tests.waiting import wait_until
 from trainer.config import RunConfig
 from tui.common.verdict import HOST_OOM, Verdict
 from tui.runs.store import RunStore

@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from tui.cli.commands.run import add_screen_options, fail, open_screen
-from tui.cli.options import add_runs_dir_option
+from tui.cli.options import add_runs_dir_option, runs_root
 from tui.kinds.oomdemo import SCENARIOS, oom_scenario
 
 PROG = "memtui demo"
@@ -44,14 +44,16 @@ def run(ns: argparse.Namespace) -> int:
                           f"(memtui demo oom)")
     if ns.json and not ns.headless:
         return fail(PROG, "--json needs --headless (the screen is not JSON); add --headless")
+    from tui.session.recovery import Recovery
+
     scenario = oom_scenario(has_gpu())
     if ns.headless:
         from tui.session.headless import run_headless
 
         if not ns.json:
             print(f"memtui: {scenario.story}", flush=True)
-        return run_headless(scenario.config, ns)
+        return run_headless(scenario.config, Recovery(ns.auto_recover), runs_root(ns), as_json=ns.json,
+                            interval=ns.interval)
     print(f"memtui: {scenario.story}", file=sys.stderr, flush=True)
-    from tui.session.recovery import Recovery
 
     return open_screen(PROG, ns, config=scenario.config, recovery=Recovery(ns.auto_recover))
