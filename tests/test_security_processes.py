@@ -125,7 +125,7 @@ def test_shell_code_in_every_path_a_user_gives_is_only_ever_a_name(tmp_path: Pat
                           cwd=work, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert pwned(tmp_path, work, Path.cwd()) == []
-    run = next(p for p in runs.iterdir() if p.name != "backups")
+    run = next(p for p in runs.iterdir() if p.name != "backups" and not p.name.startswith("."))
     assert RunConfig.load(run / "config.json").data == str(data)  # the name arrived whole
 
 

@@ -8,7 +8,6 @@ ending under a host limit must be recovered through it.
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 from pathlib import Path
@@ -21,6 +20,7 @@ from tests.waiting import wait_until
 from trainer.config import RunConfig
 from tui.runs.store import RunStore
 from tui.session.headless import run_headless
+from tui.session.recovery import Recovery
 from tui.supervision.supervisor import Supervisor
 
 pytestmark = pytest.mark.tf
@@ -73,9 +73,7 @@ def test_a_real_host_oom_is_recovered_through_the_spare(tmp_path: Path) -> None:
     config = RunConfig(data=str(data), image_size=OOM_IMAGE_SIZE, batch_size=OOM_BATCH, epochs=1,
                        steps_per_epoch=2, host_memory_limit=OOM_LIMIT_MB)
     out = io.StringIO()
-    ns = argparse.Namespace(runs_dir=str(tmp_path / "runs"), json=True, auto_recover=True)
-
-    code = run_headless(config, ns, stream=out)
+    code = run_headless(config, Recovery(True), tmp_path / "runs", as_json=True, stream=out)
 
     assert code == 0, out.getvalue()[-3000:]
     runs = sorted(RunStore(tmp_path / "runs").run_dirs(), key=lambda r: r.meta()["attempt"])

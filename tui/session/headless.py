@@ -61,9 +61,10 @@ def outcome_code(attempt: AttemptInfo, verdict: Verdict, stopped_by_user: bool) 
 class Printer:
     """Writes the story as lines or JSON; a terminal that went away is not an error."""
 
-    def __init__(self, stream: TextIO, as_json: bool) -> None:
+    def __init__(self, stream: TextIO, as_json: bool, remedy_key: Callable[[str], str | None] | None = None) -> None:
         self.stream = stream
         self.as_json = as_json
+        self.remedy_key = remedy_key  # the screen's key for a remedy id, given by the CLI (the keys live in the UI)
         self._last_step: dict[str, float] = {}
 
     def _put(self, text: str) -> None:
@@ -122,13 +123,20 @@ class Printer:
     def ended(self, a: AttemptInfo, v: Verdict) -> None:
         if self.as_json:
             self._json("verdict", attempt=a.number, run_id=a.run_id, exit_code=a.exit_code, steps=a.steps,
-                       peak_memory=a.peak_memory, verdict=v.to_dict())
+                       peak_memory=a.peak_memory, verdict=self._verdict(v))
             return
         self._put(f"[attempt {a.number}] ended: {v.summary}")
         for line in v.evidence[:5]:
             self._put(f"    evidence: {line}")
         for i, r in enumerate(v.remedies, 1):
             self._put(f"    remedy {i}: {r.title} ({r.why})")
+
+    def _verdict(self, v: Verdict) -> dict[str, Any]:
+        data = v.to_dict()
+        if self.remedy_key is not None:
+            for remedy in data["remedies"]:
+                remedy["key"] = self.remedy_key(remedy["id"])
+        return data
 
     def relaunch(self, after: AttemptInfo, change_reason: str, rung: str, cfg: RunConfig) -> None:
         if self.as_json:
@@ -201,9 +209,10 @@ class _Signals:
 
 
 def run_headless(config: RunConfig, recovery: Recovery, runs_root: Path, *, as_json: bool = False,
-                 interval: float = 1.0, spare: bool = True, stream: TextIO | None = None) -> int:
+                 interval: float = 1.0, spare: bool = True, stream: TextIO | None = None,
+                 remedy_key: Callable[[str], str | None] | None = None) -> int:
     """Run `config` to its outcome with no screen; return the exit code."""
-    printer = Printer(stream or sys.stdout, as_json)
+    printer = Printer(stream or sys.stdout, as_json, remedy_key)
     try:
         store = RunStore(runs_root)
     except RunStoreError as exc:

@@ -49,11 +49,12 @@ def run(ns: argparse.Namespace) -> int:
     scenario = oom_scenario(has_gpu())
     if ns.headless:
         from tui.session.headless import run_headless
+        from tui.ui.widgets.keys import key_for_remedy
 
         if not ns.json:
             print(f"memtui: {scenario.story}", flush=True)
         return run_headless(scenario.config, Recovery(ns.auto_recover), runs_root(ns), as_json=ns.json,
-                            interval=ns.interval)
+                            interval=ns.interval, remedy_key=key_for_remedy)
     print(f"memtui: {scenario.story}", file=sys.stderr, flush=True)
 
     return open_screen(PROG, ns, config=scenario.config, recovery=Recovery(ns.auto_recover))

@@ -59,9 +59,10 @@ def run(ns: argparse.Namespace) -> int:
         return fail(prog, str(exc))
     if ns.headless:
         from tui.session.headless import run_headless
+        from tui.ui.widgets.keys import key_for_remedy
 
         return run_headless(config, recovery, runs_root(ns), as_json=ns.json, interval=ns.interval,
-                            spare=not ns.no_spare)
+                            spare=not ns.no_spare, remedy_key=key_for_remedy)
     return open_screen(prog, ns, config=config, recovery=recovery, spare=not ns.no_spare)
 
 
