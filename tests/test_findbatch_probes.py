@@ -12,7 +12,8 @@ import pytest
 from trainer.config import RunConfig
 from tui.cli import main
 from tui.runs.store import RunStore
-from tui.session.findbatch import ProbeFailed, ProbeReport, SearchCancelled, find_batch, max_probes
+from tui.session.batchsearch import max_probes
+from tui.session.findbatch import ProbeFailed, ProbeReport, SearchCancelled, find_batch
 
 
 def test_the_largest_batch_that_fits_is_found_and_reported_probe_by_probe(script, tmp_path: Path) -> None:

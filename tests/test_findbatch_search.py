@@ -13,14 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trainer.config import RunConfig
+from tui.session.batchsearch import MIN_STEPS_PER_EPOCH, BatchSearch, data_bound, max_probes, probe_bound, search
 from tui.session.findbatch import (
-    MIN_STEPS_PER_EPOCH,
-    BatchSearch,
-    data_bound,
-    max_probes,
     new_search,
-    probe_bound,
-    search,
     training_examples,
     with_margin,
 )

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trainer.config import RunConfig
+from trainer.memreading import MemoryReader  # noqa: F401  (re-exported for trainer.run and trainer.events)
 
 
 def limit_address_space(megabytes: int | None) -> None:
@@ -116,47 +117,3 @@ def describe_devices() -> list[dict[str, Any]]:
     return out
 
 
-def read_rss() -> tuple[int, int]:
-    """(current, peak) resident bytes of this process, cheaply from /proc and getrusage."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    try:
-        with open("/proc/self/statm", "rb") as fh:
-            pages = int(fh.read().split()[1])
-        current = pages * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        import psutil
-
-        current = psutil.Process().memory_info().rss
-    return current, max(peak, current)
-
-
-class MemoryReader:
-    """Per-step memory: TensorFlow's allocator stats per GPU, else this
-    process's RSS (the allocator has no stats for CPU:0)."""
-
-    def __init__(self) -> None:
-        import tensorflow as tf
-
-        self._get = tf.config.experimental.get_memory_info
-        self._gpus = [d.name.replace("/device:", "").split("/")[-1] for d in tf.config.list_logical_devices("GPU")]
-
-    def read(self) -> dict[str, Any]:
-        if not self._gpus:
-            current, peak = read_rss()
-            return {"cpu_rss": current, "cpu_rss_peak": peak}
-        out: dict[str, Any] = {}
-        for name in self._gpus:
-            try:
-                info = self._get(name)
-            except ValueError:
-                continue
-            out[name] = {"current": int(info["current"]), "peak": int(info["peak"])}
-        return out
-
-    @staticmethod
-    def peak_of(memory: dict[str, Any]) -> int | None:
-        """The largest peak in one `read()` result."""
-        if "cpu_rss_peak" in memory:
-            return int(memory["cpu_rss_peak"])
-        peaks = [v["peak"] for v in memory.values() if isinstance(v, dict) and "peak" in v]
-        return max(peaks) if peaks else None

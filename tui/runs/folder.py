@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -129,15 +128,8 @@ class RunDir:
     # --- writers ---------------------------------------------------------
 
     def write_verdict(self, verdict: Verdict) -> None:
-        """verdict.json (OSError when it cannot be written), then the attempt's
-        TensorBoard export in the background: that one never raises."""
-        from tui.runs.tensorboard import export_in_background
-
+        """verdict.json (OSError when it cannot be written)."""
         write_json_atomic(self.verdict_path, verdict.to_dict())
-        try:
-            export_in_background(self)
-        except RuntimeError as exc:  # no thread to be had: the export is a convenience
-            print(f"memtui: TensorBoard export of {self.id} not started: {exc}", file=sys.stderr)
 
     # --- state -----------------------------------------------------------
 

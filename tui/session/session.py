@@ -97,7 +97,7 @@ class RunSession:
 
     def __init__(self, store: RunStore, *, sink: Callable[[SessionNotice], None], sink_blocks: bool = True,
                  recovery: Recovery | None = None, sampler: Any = None, trainer_module: str | None = None,
-                 preflight_check: bool = True, spare: bool = True) -> None:
+                 preflight_check: bool = True, spare: bool = True, spare_early: bool = False) -> None:
         self.store = store
         self.recovery = recovery
         self.sampler = sampler
@@ -113,7 +113,7 @@ class RunSession:
         self._launcher = threading.Thread(target=self._launch_loop, name="session-launcher", daemon=True)
         self._launcher.start()
         self.supervisor = Supervisor(store, sink=self._on_notice, sink_blocks=sink_blocks, sampler=sampler,
-                                     trainer_module=trainer_module, spare=spare)
+                                     trainer_module=trainer_module, spare=spare, spare_early=spare_early)
 
     # --- what the front end asks -------------------------------------------------
 

@@ -13,6 +13,7 @@ import fcntl
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -259,9 +260,11 @@ class Watched:
                 verdict = disk_full_verdict(self.run.path) or verdict
             if not self.info.read_only or not self.run.verdict_path.exists():
                 try:
-                    self.run.write_verdict(verdict)  # and the TensorBoard export
+                    self.run.write_verdict(verdict)
                 except OSError as exc:
                     self.emit(SupervisorProblem(f"cannot write {self.run.verdict_path}: {exc.strerror}"))
+                else:
+                    _export_tensorboard(self.run)
         ended = exit_info.get("ended")
         self.update_progress()
         disk_full = bool(verdict.details.get("disk_full"))
@@ -280,6 +283,16 @@ class Watched:
         if self.lock_fd is not None:
             os.close(self.lock_fd)
             self.lock_fd = None
+
+
+def _export_tensorboard(run: RunDir) -> None:
+    """The attempt's TensorBoard file, in the background: a convenience that never raises."""
+    from tui.runs.tensorboard import export_in_background
+
+    try:
+        export_in_background(run)
+    except RuntimeError as exc:  # no thread to be had
+        print(f"memtui: TensorBoard export of {run.id} not started: {exc}", file=sys.stderr)
 
 
 def disk_full_verdict(run_path: Path) -> Verdict | None:

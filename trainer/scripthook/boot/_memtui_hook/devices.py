@@ -10,12 +10,11 @@ model. Both record what they could not do as notes for run_start.
 
 from __future__ import annotations
 
-import os
-import resource
 import sys
 from types import ModuleType
 from typing import Any
 
+from _memtui_hook import trainer_files
 from _memtui_hook.state import HookState
 
 
@@ -38,48 +37,8 @@ def after_keras(keras: ModuleType, state: HookState) -> None:
         keras.config.set_dtype_policy("mixed_float16")
 
 
-def read_rss() -> tuple[int, int]:
-    """(current, peak) resident bytes of this process, from /proc and getrusage."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    try:
-        with open("/proc/self/statm", "rb") as fh:
-            current = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        current = peak
-    return current, max(peak, current)
-
-
-class MemoryReader:
-    """TensorFlow's allocator stats per GPU, else this process's RSS."""
-
-    def __init__(self) -> None:
-        tf = sys.modules.get("tensorflow")
-        self._get = None
-        self._gpus: list[str] = []
-        if tf is not None:
-            self._get = tf.config.experimental.get_memory_info
-            self._gpus = [d.name.replace("/device:", "").split("/")[-1]
-                          for d in tf.config.list_logical_devices("GPU")]
-
-    def read(self) -> dict[str, Any]:
-        if not self._gpus or self._get is None:
-            current, peak = read_rss()
-            return {"cpu_rss": current, "cpu_rss_peak": peak}
-        out: dict[str, Any] = {}
-        for name in self._gpus:
-            try:
-                info = self._get(name)
-            except ValueError:
-                continue
-            out[name] = {"current": int(info["current"]), "peak": int(info["peak"])}
-        return out
-
-    @staticmethod
-    def peak_of(memory: dict[str, Any]) -> int | None:
-        if "cpu_rss_peak" in memory:
-            return int(memory["cpu_rss_peak"])
-        peaks = [v["peak"] for v in memory.values() if isinstance(v, dict) and "peak" in v]
-        return max(peaks) if peaks else None
+_reading = trainer_files.load("memreading")  # the trainer's own readers, loaded by path
+MemoryReader = _reading.MemoryReader
 
 
 def describe_devices() -> list[dict[str, Any]]:
