@@ -96,10 +96,25 @@ class Tmux:
 
 def trainer_processes(under: Path) -> list[psutil.Process]:
     """Trainer processes whose run folder lies under `under`; tests running
-    beside this one have their own folders, so they are not counted."""
+    beside this one have their own folders, so they are not counted.
+
+    A user's own script (`memtui -- python train.py`) has no run folder in its
+    command line: it is found by the run folder in the hook's settings in its
+    environment (MEMTUI_HOOK; the hook drops the variable from os.environ, but
+    the process's initial environment, which /proc shows, keeps it)."""
     found = []
-    for proc in psutil.process_iter(["cmdline"]):
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        if proc.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
         cmd = proc.info["cmdline"] or []
-        if "trainer" in cmd and any(str(under) in part for part in cmd):
+        trainer = "trainer" in cmd and any(str(under) in part for part in cmd)
+        if trainer or str(under) in _hook_settings(proc):
             found.append(proc)
     return found
+
+
+def _hook_settings(proc: psutil.Process) -> str:
+    try:
+        return proc.environ().get("MEMTUI_HOOK", "")
+    except psutil.Error:
+        return ""

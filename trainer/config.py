@@ -16,6 +16,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, NoReturn
 
+from trainer.command import CommandError, ScriptCommand
+
 # The seed's two CNNs: name -> (conv filters of the three blocks, dense units).
 # Here, in the contract, because the trainer builds them and memtui's pre-flight
 # estimate works out their shapes without TensorFlow.
@@ -60,6 +62,7 @@ class RunConfig:
     prefetch: int = -1
     cpu_devices: int = 1
     backup_dir: str | None = None
+    script: ScriptCommand | None = None  # the user's own command instead of the built-in trainer (trainer/command.py)
 
     def __post_init__(self) -> None:
         validate(self)
@@ -180,6 +183,8 @@ def validate(cfg: RunConfig) -> None:
         value = getattr(cfg, name)
         if value is not None and (not isinstance(value, str) or not value):
             raise ConfigError(f"{flag(name)}: {value!r} must be a folder path")
+    if cfg.script is not None and not isinstance(cfg.script, ScriptCommand):
+        raise ConfigError(f"script: {cfg.script!r} is not a command")
     if cfg.memory_growth and cfg.gpu_memory_limit is not None:
         raise ConfigError(
             "--memory-growth and --gpu-memory-limit cannot be combined on one GPU; choose one"
@@ -192,6 +197,13 @@ def validate(cfg: RunConfig) -> None:
 
 def _coerce(name: str, value: Any, source: str) -> Any:
     """TOML/JSON values to field types; ints are accepted where floats are expected."""
+    if name == "script" and value is not None:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{source}: script = {value!r} must be a table with argv and workdir")
+        try:
+            return ScriptCommand.from_mapping(value, source)
+        except CommandError as exc:
+            raise ConfigError(str(exc)) from None
     if name in _FLOAT_RANGES and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if name in _INT_RANGES and isinstance(value, float) and value.is_integer():

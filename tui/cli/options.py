@@ -10,10 +10,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import fields
 from pathlib import Path
 
-from trainer.config import ConfigError, RunConfig, add_run_arguments, config_from_args
+from trainer.command import CommandError
+from trainer.config import ConfigError, RunConfig, add_run_arguments, config_from_args, flag
 from tui.kinds.datacheck import check_data_folder
+from tui.kinds.script import SCRIPT_OPTIONS, command_problem, new_command
 from tui.telemetry.sampler import DEFAULT_INTERVAL, MIN_INTERVAL, check_interval
 
 if sys.version_info >= (3, 11):
@@ -37,6 +40,11 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
              "of RAM) waits beside the run",
     )
     add_run_arguments(parser)
+    parser.add_argument(
+        "--no-xla", dest="no_xla", action="store_true",
+        help="your own script only: compile its model without XLA (jit_compile=False); Keras turns XLA on "
+             "by default with a GPU, and some OOMs and recompiles go away without it",
+    )
 
 
 def add_runs_dir_option(parser: argparse.ArgumentParser) -> None:
@@ -70,15 +78,51 @@ def load_toml_config(path: str | Path) -> RunConfig:
 
 
 def resolve_run_config(ns: argparse.Namespace) -> RunConfig:
-    """The config file (if any) overlaid with the flags that were given."""
+    """The config file (if any) overlaid with the flags that were given; with a
+    command after `--` (ns.command), the config of a run of the user's own script."""
     base = load_toml_config(ns.config) if getattr(ns, "config", None) else RunConfig()
     config = config_from_args(ns, base)
+    command = getattr(ns, "command", None)
+    if command:
+        return script_config(ns, base, config, command)
+    if getattr(ns, "no_xla", False):
+        raise ConfigError("--no-xla applies to your own script (memtui [options] -- python train.py); "
+                          "the built-in trainer does not use XLA")
     if config.data is not None:
         # Catch a wrong --data here, in a second, rather than after the trainer's
         # several seconds of TensorFlow start-up (the trainer checks again).
         check_data_folder(config.data)
         config = config.replace(data=str(Path(config.data).expanduser()))
     return config
+
+
+def script_config(ns: argparse.Namespace, base: RunConfig, config: RunConfig, command: list[str]) -> RunConfig:
+    """The run options that mean something for a script, on the user's command, which
+    runs in the current folder; the built-in trainer's own options are refused."""
+    default = RunConfig()
+    for f in fields(RunConfig):
+        if f.name == "script" or f.name in SCRIPT_OPTIONS:
+            continue
+        if getattr(ns, f.name, None) is not None:
+            raise ConfigError(f"{flag(f.name)} applies to the built-in trainer only, not to your own command; "
+                              "give your script its own options after --")
+        if getattr(config, f.name) != getattr(default, f.name):
+            raise ConfigError(f"{f.name} (in {ns.config}) applies to the built-in trainer only, not to your own "
+                              "command; remove it from the file or give your script its own options after --")
+    try:
+        workdir = os.getcwd()
+    except FileNotFoundError:
+        raise ConfigError("the current folder no longer exists; cd to your script's folder") from None
+    problem = command_problem(command, workdir, os.environ)
+    if problem is not None:
+        raise ConfigError(problem)
+    # Without --batch-size (or a placeholder, or batch_size in the file) the script keeps its own batch.
+    set_batch = getattr(ns, "batch_size", None) is not None or base.batch_size != default.batch_size
+    try:
+        script = new_command(command, workdir, set_batch=set_batch, xla=not getattr(ns, "no_xla", False))
+    except CommandError as exc:
+        raise ConfigError(str(exc)) from None
+    return config.replace(script=script)
 
 
 def runs_root(ns: argparse.Namespace | None = None) -> Path:

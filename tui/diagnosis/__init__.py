@@ -9,6 +9,7 @@ never make an OOM verdict on their own.
 
 from __future__ import annotations
 
+import re
 import signal as _signal
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from tui.common.verdict import (
     Verdict,
 )
 from tui.diagnosis import summary as say
+from tui.diagnosis.frames import user_frame
 from tui.diagnosis.memory import library_problem, memory_kind, merged_details, other_holders, rss_share
 from tui.diagnosis.patterns import HINTS, NON_FATAL, WEIGHT, Finding, backend_of, scan
 from tui.diagnosis.rank import rank
@@ -93,6 +95,7 @@ class _Facts:
     end: RunEnd | None
     last_step: Step | None
     started: bool | None  # steps ran (True), none ran (False), unknown (None)
+    saw_fit: bool = False  # a run_start was written
 
 
 def _facts(log_tail: str, events: Sequence[Event]) -> _Facts:
@@ -115,7 +118,7 @@ def _facts(log_tail: str, events: Sequence[Event]) -> _Facts:
     if error is not None:
         text += f"\n{error.exception}: {error.message}"
     started = True if last_step is not None else (False if saw_start or events else None)
-    return _Facts(scan(text), oom, error, end, last_step, started)
+    return _Facts(scan(text), oom, error, end, last_step, started, saw_start)
 
 
 def diagnose(
@@ -142,8 +145,14 @@ def diagnose(
     if peak_rss is None:
         peak_rss = _peak_rss_from_events(facts)
 
-    if exit_code == ExitCode.FINISHED or (exit_code is None and status == "finished"):
+    script = config is not None and getattr(config, "script", None) is not None
+    who = "script" if script else "trainer"
+    # A script goes on after a stopped fit() and may exit 0: its run_end says it was stopped.
+    if (exit_code == ExitCode.FINISHED and status != "stopped") or (exit_code is None and status == "finished"):
         steps = f" after {facts.end.steps} steps" if facts.end is not None else ""
+        if script and not facts.saw_fit:
+            return _verdict(FINISHED, "The command finished (exit 0); no Keras fit() was seen, so it reported "
+                            "no steps.", facts)
         return _verdict(FINISHED, f"Training finished{steps}.", facts)
     if exit_code == ExitCode.STOPPED or sig == _signal.SIGINT or status == "stopped" or _interrupted(facts):
         return _verdict(STOPPED, f"Training was stopped by the user{moment}.", facts)
@@ -192,25 +201,31 @@ def diagnose(
         return _verdict(KILLED, text, facts, {"signal": sig}, extra=_last_lines(log_tail))
 
     exc = _exception(facts)
-    if exc is not None and exit_code == ExitCode.BAD_INPUT:
+    if exc is not None and exit_code == ExitCode.BAD_INPUT and not script:
         # The trainer's own refusal (bad data or config) is not a crash.
         message = (exc[1] or exc[0]).rstrip(".")
         return _verdict(NOT_OOM, f"The trainer refused its input: {message}.", facts,
                         {"exception": exc[0], "message": exc[1], "exit_code": 2})
     if exc is not None:
         name, message = exc
+        if script:  # Keras' messages run to many lines (and colour codes): one line of them
+            message = _one_line(message)
         said = f": {message}" if message else ""
-        text = f"The trainer crashed with {name}{said} (not an out-of-memory error)."
-        return _verdict(NOT_OOM, text, facts, {"exception": name, "message": message})
+        text = f"The {who} crashed with {name}{said} (not an out-of-memory error)."
+        details: dict = {"exception": name, "message": message}
+        where = _script_line(log_tail, facts, config) if script else None
+        if where is not None:
+            details["where"] = where
+        return _verdict(NOT_OOM, text, facts, details, extra=(f"in your script: {where}",) if where else ())
     if exit_code == ExitCode.OOM or status == "oom":
         text = f"The trainer reported running out of memory{moment}, but the log does not say where."
         return _verdict(PROBABLE_OOM, text, facts, {}, config)
-    if exit_code == ExitCode.BAD_INPUT:
+    if exit_code == ExitCode.BAD_INPUT and not script:
         last = _last_lines(log_tail, 1)
         said = f": {last[0]}" if last else ""
         return _verdict(NOT_OOM, f"The trainer refused its input{said}.", facts, {"exit_code": 2}, extra=last)
     if exit_code is not None:
-        text = f"The trainer exited with code {exit_code}{moment} and the log shows no out-of-memory error."
+        text = f"The {who} exited with code {exit_code}{moment} and the log shows no out-of-memory error."
         return _verdict(NOT_OOM, text, facts, {"exit_code": exit_code}, extra=_last_lines(log_tail))
     return _verdict(NOT_OOM, "The log shows no out-of-memory error and no exception; without an exit code "
                     "it cannot tell how the run ended.", facts, extra=_last_lines(log_tail))
@@ -246,6 +261,21 @@ def _exception(facts: _Facts) -> tuple[str, str] | None:
         if f.what in ("check", "fatal-python"):
             return "a fatal error", f.details.get("message", "")
     return None
+
+
+def _one_line(message: str, limit: int = 300) -> str:
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*m|\[[0-9;]*m", "", message).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _script_line(log_tail: str, facts: _Facts, config: RunConfig | None) -> str | None:
+    """The user's own file and line where their script crashed (the last traceback in
+    its log, else the one the hook reported with its error event)."""
+    workdir = config.script.workdir if config is not None and config.script is not None else None
+    found = user_frame(log_tail or "", workdir)
+    if found is None and facts.error is not None:
+        found = user_frame(facts.error.traceback, workdir)
+    return found
 
 
 def _peak_rss_from_events(facts: _Facts) -> int | None:

@@ -44,8 +44,10 @@ def rank(kind: str, details: dict[str, Any], config: RunConfig | None, started: 
     elif kind in _GPU_KINDS and _is_weight_tensor(details, config):
         order = ["small-model", "mixed-precision", "image-size", "halve-batch", "memory-growth"]
     elif kind in _GPU_KINDS:
-        order = ["halve-batch", "grad-accum", "mixed-precision", "small-model", "image-size", "gpu-cap",
+        order = ["halve-batch", "grad-accum", "mixed-precision", "xla-off", "small-model", "image-size", "gpu-cap",
                  "memory-growth"]
+        if kind == XLA_OOM:  # XLA's own allocation failed: without XLA it may not be made at all
+            order.insert(0, order.pop(order.index("xla-off")))
     elif kind == MASKED_OOM:
         order = ["tf-data", "halve-batch", "memory-growth", "image-size"]
     elif kind == PROBABLE_OOM:
@@ -150,6 +152,14 @@ def _precision(kind: str, details: dict[str, Any], config: RunConfig | None) -> 
     return _from_table("mixed-precision", why, config)
 
 
+def _xla_off(kind: str, details: dict[str, Any], config: RunConfig | None) -> Remedy | None:
+    if config is None or config.script is None or not config.script.xla:
+        return None  # only a script's model is compiled with XLA, and only while it is on
+    why = ("XLA compiles the whole step into one program whose buffers must all fit at once; "
+           "without it TensorFlow frees as it goes.")
+    return _from_table("xla-off", why, config)
+
+
 def _small_model(kind: str, details: dict[str, Any], config: RunConfig | None) -> Remedy | None:
     if config is None or config.model != "large":
         return None  # only the large CNN has a smaller sibling
@@ -239,7 +249,7 @@ def _torch_expandable(kind: str, details: dict[str, Any], config: RunConfig | No
 
 _BUILDERS: dict[str, Callable[[str, dict[str, Any], RunConfig | None], Remedy | None]] = {
     "halve-batch": _halve, "grad-accum": _accum, "memory-growth": _growth, "mixed-precision": _precision,
-    "small-model": _small_model, "image-size": _image_size, "who": _who, "buffers": _buffers,
+    "xla-off": _xla_off, "small-model": _small_model, "image-size": _image_size, "who": _who, "buffers": _buffers,
     "host-limit": _host_limit, "gpu-cap": _gpu_cap, "tf-data": _tf_data, "async": _async,
     "check-versions": _check_versions, "jax-preallocate": _jax_preallocate, "jax-mem-fraction": _jax_mem_fraction,
     "torch-expandable": _torch_expandable,

@@ -55,12 +55,58 @@ BUILTIN = RunKind(
     reasons={XLA: "the built-in trainer does not use XLA"},
 )
 
-KINDS: dict[str, RunKind] = {BUILTIN.name: BUILTIN}
+# The user's own Keras script (`memtui -- python train.py`): the hook inside it
+# (trainer/scripthook) applies these from outside. Its batch can be set only
+# where its fit() input allows it (run_start.batch_control), so the kind has a
+# variant without BATCH for each reason it cannot; all are recorded as "script".
+_SCRIPT_CAN = frozenset({MEMORY_GROWTH, GPU_CAP, MIXED_PRECISION, ACCUMULATION, XLA})
+_SCRIPT_REASONS = {
+    MODEL_SWITCH: "your own script builds its own model; memtui cannot swap it",
+    IMAGE_SIZE: "your own script decides its image size; memtui cannot change it from outside",
+    DATA_BUFFERS: "your own script builds its own input pipeline; memtui cannot change its buffers",
+}
+SCRIPT = RunKind(
+    name="script",
+    words="your own script",
+    can=_SCRIPT_CAN | {BATCH},
+    estimate=False,
+    resume=True,
+    reasons=_SCRIPT_REASONS,
+)
+# Why the batch cannot be set, by what run_start said about the fit() input.
+BATCH_REASONS = {
+    "unknown": "the script's batch is not known until its fit() starts; or write {batch_size} in the command "
+               "(e.g. --batch {batch_size}) to let memtui set it",
+    "none": "the script's fit() gets a generator or a PyDataset, whose batch memtui cannot set from outside; "
+            "write {batch_size} in the command (e.g. --batch {batch_size}) to let memtui set it",
+    "unread": "the batch of the script's tf.data pipeline could not be read; give --batch-size N and memtui "
+              "re-batches it",
+}
+SCRIPT_FIXED_BATCH = {
+    why: RunKind(name="script", words="your own script", can=_SCRIPT_CAN, estimate=False, resume=True,
+                 reasons={**_SCRIPT_REASONS, BATCH: text})
+    for why, text in BATCH_REASONS.items()
+}
+
+KINDS: dict[str, RunKind] = {BUILTIN.name: BUILTIN, SCRIPT.name: SCRIPT}
 
 
 def kind_of(config: RunConfig | None) -> RunKind:
-    """The kind a config runs as (today every config is the built-in trainer's)."""
-    return BUILTIN
+    """The kind a config runs as: the built-in trainer's, or the user's own script
+    (whose batch capability depends on what its fit() was seen to get)."""
+    script = getattr(config, "script", None)
+    if script is None:
+        return BUILTIN
+    if script.has_placeholder:
+        return SCRIPT  # known before any fit(): the command itself carries it
+    if script.batch_control == "none":
+        return SCRIPT_FIXED_BATCH["none"]
+    if script.batch_control == "unknown":
+        # memtui sets the batch (--batch-size): fit() will say whether it could.
+        return SCRIPT if script.set_batch else SCRIPT_FIXED_BATCH["unknown"]
+    if not (script.set_batch or script.batch_known):
+        return SCRIPT_FIXED_BATCH["unread"]
+    return SCRIPT
 
 
 def kind_named(name: str | None) -> RunKind:

@@ -6,11 +6,17 @@ built-in trainer has a model and an image size; a script has a command).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from trainer.config import RunConfig
+from tui.kinds.script import command_words
 
 
-def header_words(cfg: RunConfig) -> str:
-    """The settings that decide memory, in one line."""
+def header_words(cfg: RunConfig, width: int | None = None) -> str:
+    """The settings that decide memory, in one line (a script's command shortened to `width`)."""
+    if cfg.script is not None:
+        return _script_header(cfg, width)
     return (
         f"model {cfg.model} · batch {cfg.batch_size} · growth {'on' if cfg.memory_growth else 'off'} · "
         f"{'fp16 mixed' if cfg.mixed_precision else 'fp32'} · accum ×{cfg.grad_accum} · "
@@ -20,7 +26,8 @@ def header_words(cfg: RunConfig) -> str:
 
 def table_words(cfg: RunConfig) -> str:
     """A compact form for the history table: 'small b32 fp32 ×1 growth'."""
-    parts = [cfg.model, f"b{cfg.batch_size}", "fp16" if cfg.mixed_precision else "fp32"]
+    model = _script_model(cfg) if cfg.script is not None else cfg.model
+    parts = [model, _batch_tag(cfg), "fp16" if cfg.mixed_precision else "fp32"]
     if cfg.grad_accum > 1:
         parts.append(f"×{cfg.grad_accum}")
     if cfg.memory_growth:
@@ -29,8 +36,12 @@ def table_words(cfg: RunConfig) -> str:
 
 
 def tag_words(cfg: RunConfig) -> str:
-    """The settings that decide memory, in a few words: `small b32 256px growth fp16 ×4`."""
-    parts = [cfg.model, f"b{cfg.batch_size}", f"{cfg.image_size}px"]
+    """The settings that decide memory, in a few words: `small b32 256px growth fp16 ×4`
+    (a script: `script b64 fp16`, its command being listed apart)."""
+    parts = ["script", _batch_tag(cfg)] if cfg.script is not None else [
+        cfg.model, f"b{cfg.batch_size}", f"{cfg.image_size}px"]
+    if cfg.script is not None and not cfg.script.xla:
+        parts.append("no-xla")
     if cfg.memory_growth:
         parts.append("growth")
     if cfg.gpu_memory_limit:
@@ -46,6 +57,8 @@ def tag_words(cfg: RunConfig) -> str:
 
 def sentence_words(cfg: RunConfig) -> str:
     """The settings in a sentence, for headless mode's start line."""
+    if cfg.script is not None:
+        return _script_sentence(cfg)
     parts = [
         f"model {cfg.model}",
         f"{cfg.image_size} px",
@@ -63,3 +76,91 @@ def sentence_words(cfg: RunConfig) -> str:
     if cfg.host_memory_limit:
         parts.append(f"host limit {cfg.host_memory_limit} MB")
     return ", ".join(parts)
+
+
+# --- the user's own script -----------------------------------------------------------
+
+
+def _batch_tag(cfg: RunConfig) -> str:
+    return "b?" if cfg.script is not None and not _batch_known(cfg) else f"b{cfg.batch_size}"
+
+
+def _batch_known(cfg: RunConfig) -> bool:
+    return cfg.script is None or cfg.script.set_batch or cfg.script.batch_known
+
+
+def _script_model(cfg: RunConfig) -> str:
+    return cfg.script.model if cfg.script is not None and cfg.script.model else "script"
+
+
+def batch_words(cfg: RunConfig) -> str:
+    """`batch 64`, or what is known of a script's batch."""
+    if _batch_known(cfg):
+        return f"batch {cfg.batch_size}"
+    return "batch: the script's own"
+
+
+def _script_settings(cfg: RunConfig) -> list[str]:
+    parts = [batch_words(cfg)]
+    if cfg.memory_growth:
+        parts.append("growth on")
+    if cfg.gpu_memory_limit:
+        parts.append(f"GPU cap {cfg.gpu_memory_limit} MB")
+    parts.append("fp16 mixed" if cfg.mixed_precision else "fp32")
+    if cfg.grad_accum > 1:
+        parts.append(f"accum ×{cfg.grad_accum}")
+    if cfg.script is not None and not cfg.script.xla:
+        parts.append("XLA off")
+    return parts
+
+
+def _script_header(cfg: RunConfig, width: int | None) -> str:
+    assert cfg.script is not None
+    parts = _script_settings(cfg)
+    if cfg.script.model:
+        parts.insert(0, f"model {cfg.script.model}")
+    rest = " · ".join(parts)
+    room = None if width is None else max(12, width - len(rest) - 5)
+    return f"$ {command_words(cfg.script.argv, room)} · {rest}"
+
+
+def _script_sentence(cfg: RunConfig) -> str:
+    assert cfg.script is not None
+    parts = [f"your command `{command_words(cfg.script.argv)}` in {cfg.script.workdir}", *_script_settings(cfg)]
+    if cfg.host_memory_limit:
+        parts.append(f"host limit {cfg.host_memory_limit} MB")
+    if cfg.steps_per_epoch:
+        parts.append(f"at most {cfg.steps_per_epoch} steps per epoch")
+    return ", ".join(parts)
+
+
+def fit_start_words(raw: Mapping[str, Any]) -> str:
+    """A script's run_start in one line: `fit() 1 started: model m, 1,234 parameters, batch 64 (in-memory
+    arrays), float32, on CPU:0`."""
+    phase = raw.get("phase")
+    parts = []
+    if raw.get("model"):
+        parts.append(f"model {raw['model']}")
+    if isinstance(raw.get("params"), int) and raw["params"]:
+        parts.append(f"{raw['params']:,} parameters")
+    batch = raw.get("batch_size")
+    how = _CONTROL_WORDS.get(raw.get("batch_control"), "memtui cannot set it")
+    parts.append(f"batch {batch if batch else '?'} ({how})")
+    if raw.get("dtype_policy"):
+        parts.append(str(raw["dtype_policy"]))
+    if isinstance(raw.get("grad_accum"), int) and raw["grad_accum"] > 1:
+        parts.append(f"accumulating ×{raw['grad_accum']}")
+    if raw.get("jit_compile") is not None:
+        parts.append("XLA on" if raw["jit_compile"] else "XLA off")
+    devices = raw.get("devices")
+    if isinstance(devices, list) and devices:
+        parts.append("on " + ", ".join(str(d.get("name", "?")) for d in devices if isinstance(d, dict)))
+    label = f"fit() {phase}" if isinstance(phase, int) and phase > 1 else "fit()"
+    return f"{label} started: " + ", ".join(parts)
+
+
+_CONTROL_WORDS = {
+    "arrays": "in-memory arrays: memtui can set it",
+    "rebatch": "a tf.data pipeline: memtui can re-batch it",
+    "placeholder": "{batch_size} in the command",
+}

@@ -9,6 +9,7 @@ same config.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from trainer.config import GRAD_ACCUM_MAX, ConfigError, RunConfig
@@ -30,16 +31,19 @@ class Change:
 def halve_batch(cfg: RunConfig, keep_effective: bool = False, min_batch: int = 1) -> Change:
     """Halve the batch; with `keep_effective`, double accumulation so the
     examples per weight update stay (about) the same."""
+    if cfg.script is not None and not (cfg.script.set_batch or cfg.script.batch_known):
+        raise NoRemedy("the script's batch is not known yet, so it cannot be halved; give --batch-size N")
     new_batch = max(min_batch, cfg.batch_size // 2)
     if cfg.batch_size <= 1:
         raise NoRemedy("the batch is already 1; it cannot be halved")
     if new_batch >= cfg.batch_size:
         raise NoRemedy(f"the batch is {cfg.batch_size}; halving it would go below the minimum batch {min_batch}")
+    batch = {"batch_size": new_batch, **_memtui_sets_batch(cfg)}
     if not keep_effective:
-        return Change(_replace(cfg, batch_size=new_batch), f"halve the batch {cfg.batch_size} → {new_batch}",
+        return Change(_replace(cfg, **batch), f"halve the batch {cfg.batch_size} → {new_batch}",
                       "halve-batch-further")
     accum = _doubled_accum(cfg)
-    new = _replace(cfg, batch_size=new_batch, grad_accum=accum)
+    new = _replace(cfg, grad_accum=accum, **batch)
     if new.effective_batch == cfg.effective_batch:
         tail = f"effective batch stays {cfg.effective_batch}"
     else:
@@ -89,6 +93,25 @@ def toggle_mixed_precision(cfg: RunConfig) -> Change:
                       "mixed-precision")
     return Change(_replace(cfg, mixed_precision=True),
                   "turn mixed precision on: float16 activations, about half their memory", "mixed-precision")
+
+
+def toggle_xla(cfg: RunConfig) -> Change:
+    """XLA off for the user's own script (compile(jit_compile=False)), or back to its own choice."""
+    if cfg.script is None:
+        raise NoRemedy("the built-in trainer does not use XLA")
+    if cfg.script.xla:
+        return Change(_replace(cfg, script=dataclasses.replace(cfg.script, xla=False)),
+                      "turn XLA off: the model runs without jit_compile (some OOMs and recompiles go away)",
+                      "xla-off")
+    return Change(_replace(cfg, script=dataclasses.replace(cfg.script, xla=True)),
+                  "let the script choose XLA again (Keras turns it on with a GPU)", "xla-off")
+
+
+def _memtui_sets_batch(cfg: RunConfig) -> dict[str, object]:
+    """A script whose batch memtui now sets itself (it kept its own until now)."""
+    if cfg.script is None or cfg.script.set_batch:
+        return {}
+    return {"script": dataclasses.replace(cfg.script, set_batch=True)}
 
 
 def _doubled_accum(cfg: RunConfig) -> int:

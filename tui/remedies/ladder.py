@@ -19,11 +19,12 @@ from tui.remedies.changes import (
     toggle_memory_growth,
     toggle_mixed_precision,
     toggle_model,
+    toggle_xla,
 )
 from tui.remedies.table import REMEDIES
 
 FURTHER = "halve-batch-further"
-LADDER = ("memory-growth", "halve-batch", "mixed-precision", "small-model", FURTHER)
+LADDER = ("memory-growth", "halve-batch", "mixed-precision", "xla-off", "small-model", FURTHER)
 
 
 def next_rung(cfg: RunConfig, tried: Sequence[str], min_batch: int = 1, kind: str | None = None,
@@ -31,13 +32,13 @@ def next_rung(cfg: RunConfig, tried: Sequence[str], min_batch: int = 1, kind: st
     """The next remedy on the ladder that changes something, or None when it is
     exhausted. `tried` holds the rung ids already climbed in this chain. With
     `kind` = host OOM (the verdict's kind), rungs that only touch GPU memory
-    are skipped; `run_kind` (default: the config's) decides which rungs exist."""
+    (growth, XLA) are skipped; `run_kind` (default: the config's) decides which rungs exist."""
     run_kind = run_kind or kind_of(cfg)
     for rung in LADDER:
         if rung in tried and rung != FURTHER:
             continue
-        if kind == HOST_OOM and rung == "memory-growth":
-            continue
+        if kind == HOST_OOM and rung in ("memory-growth", "xla-off"):
+            continue  # they change how GPU memory is used, not the host's
         needs = BATCH if rung == FURTHER else REMEDIES[rung].needs
         if not run_kind.allows(needs):
             continue
@@ -60,6 +61,12 @@ def _precision_on(cfg: RunConfig, _min_batch: int) -> Change:
     return toggle_mixed_precision(cfg)
 
 
+def _xla_off(cfg: RunConfig, _min_batch: int) -> Change:
+    if cfg.script is None or not cfg.script.xla:
+        raise NoRemedy("XLA is already off")
+    return toggle_xla(cfg)
+
+
 def _small_model(cfg: RunConfig, _min_batch: int) -> Change:
     if cfg.model == "small":
         raise NoRemedy("the reduced CNN is already in use")
@@ -70,6 +77,7 @@ _RUNGS: dict[str, Callable[[RunConfig, int], Change]] = {
     "memory-growth": _growth_on,
     "halve-batch": lambda cfg, m: halve_batch(cfg, keep_effective=True, min_batch=m),
     "mixed-precision": _precision_on,
+    "xla-off": _xla_off,
     "small-model": _small_model,
     FURTHER: lambda cfg, m: halve_batch(cfg, min_batch=m),
 }

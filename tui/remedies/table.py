@@ -22,6 +22,7 @@ from tui.kinds import (
     MEMORY_GROWTH,
     MIXED_PRECISION,
     MODEL_SWITCH,
+    XLA,
     RunKind,
     kind_of,
 )
@@ -33,6 +34,7 @@ from tui.remedies.changes import (
     toggle_memory_growth,
     toggle_mixed_precision,
     toggle_model,
+    toggle_xla,
 )
 
 
@@ -50,6 +52,7 @@ TABLE: tuple[RemedySpec, ...] = (
     RemedySpec("memory-growth", "turn memory growth on", MEMORY_GROWTH, toggle_memory_growth),
     RemedySpec("mixed-precision", "turn mixed precision on", MIXED_PRECISION, toggle_mixed_precision),
     RemedySpec("small-model", "switch to the reduced CNN", MODEL_SWITCH, toggle_model),
+    RemedySpec("xla-off", "turn XLA off", XLA, toggle_xla),
     RemedySpec("image-size", "use smaller images", IMAGE_SIZE),
     RemedySpec("gpu-cap", "raise or remove --gpu-memory-limit", GPU_CAP),
     RemedySpec("buffers", "smaller shuffle and prefetch buffers", DATA_BUFFERS),

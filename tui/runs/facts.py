@@ -57,6 +57,8 @@ class RunSummary:
     session: str | None
     attempt: int | None
     estimate: int | None = None  # the pre-flight's predicted peak (calibrated when it could be)
+    kind: str = "builtin"  # "script": the user's own command (tui.kinds)
+    command: str | None = None  # that command, as typed
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

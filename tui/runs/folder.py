@@ -35,6 +35,7 @@ from trainer.runfiles import (
 from tui.common import procctl
 from tui.common.states import STATE_WORDS, state_of_exit, state_of_verdict
 from tui.common.verdict import Verdict
+from tui.kinds.script import command_words, learn
 from tui.kinds.words import tag_words
 from tui.runs.facts import (
     RunSummary,
@@ -202,6 +203,9 @@ class RunDir:
                 first = decode(fh.readline())
         except OSError:
             return cfg
+        if cfg.script is not None:
+            # The user's own script: its batch and model as its first fit() reported them.
+            return learn(cfg, first.raw) if isinstance(first, RunStart) else cfg
         size = first.raw.get("image_size") if isinstance(first, RunStart) else None
         if isinstance(size, int) and size != cfg.image_size:
             try:
@@ -266,4 +270,14 @@ class RunDir:
             config=cfg_words, state=state, status=self.status if not damage else f"damaged: {damage}",
             steps=steps, peak_memory=peak, live=live, damaged=damage,
             session=meta.get("session"), attempt=meta.get("attempt"), estimate=estimate_of(meta),
+            kind=meta.get("kind") if isinstance(meta.get("kind"), str) else "builtin",
+            command=_command_of(meta),
         )
+
+
+def _command_of(meta: dict[str, Any]) -> str | None:
+    """The user's own command as meta.json records it, as they typed it."""
+    argv = meta.get("command")
+    if isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv):
+        return command_words(argv)
+    return None

@@ -18,6 +18,7 @@ from trainer.config import RunConfig
 from trainer.protocol import Step
 from trainer.runfiles import write_json_atomic
 from tui.common.units import format_loss
+from tui.kinds.script import command_words
 from tui.runs.facts import RunSummary
 from tui.runs.folder import RunDir
 
@@ -171,8 +172,12 @@ def live_run_summary(root: str | Path) -> str | None:
         run = store.newest_live()
         if run is None:
             return None
-        number = run.meta().get("attempt")
+        meta = run.meta()
+        number = meta.get("attempt")
         label = f"run {number}" if isinstance(number, int) else f"run {run.id}"
+        command = meta.get("command")
+        if isinstance(command, list) and command and all(isinstance(a, str) for a in command):
+            label += f" ({command_words(command, 24)})"
         step = run.last_step()
         return f"{label} {step_words(step)}" if step is not None else f"{label} starting"
     except Exception:  # a status bar line is best effort by nature

@@ -20,10 +20,10 @@ from types import FrameType
 from typing import Any, TextIO
 
 from trainer.config import RunConfig
-from trainer.protocol import Epoch, Event, ExitCode, Oom, RunEnd, Step
+from trainer.protocol import Epoch, Event, ExitCode, Oom, RunEnd, RunStart, Step
 from tui.common.units import format_bytes, format_loss
 from tui.common.verdict import FINISHED, STOPPED, Verdict
-from tui.kinds.words import sentence_words
+from tui.kinds.words import fit_start_words, sentence_words
 from tui.runs.facts import peak_of
 from tui.runs.store import RunStore, RunStoreError
 from tui.session.preflight import Preflight
@@ -31,6 +31,7 @@ from tui.session.preflight import one_line as preflight_line
 from tui.session.recovery import Recovery
 from tui.session.session import (
     AttemptConcluded,
+    AttemptNote,
     AttemptStarted,
     Checked,
     EventBatch,
@@ -113,11 +114,15 @@ class Printer:
         if isinstance(e, Epoch):
             metrics = ", ".join(f"{k} {v:.4f}" for k, v in e.metrics.items() if isinstance(v, (int, float)))
             return f"epoch {e.epoch} done: {metrics}"
+        if isinstance(e, RunStart) and "phase" in e.raw:  # the user's own script's fit()
+            notes = [n for n in e.raw.get("notes") or () if isinstance(n, str)]
+            return fit_start_words(e.raw) + "".join(f"; note: {n}" for n in notes)
         if isinstance(e, Oom):
             return f"out of memory ({e.kind}): {e.message.splitlines()[0] if e.message else ''}"
         if isinstance(e, RunEnd):
             peak = format_bytes(e.peak_memory, digits=None, spaced=True)
-            return f"trainer says: {e.status} after {e.steps} steps, peak {peak}"
+            who = "the script" if a.config is not None and a.config.script is not None else "trainer"
+            return f"{who} says: {e.status} after {e.steps} steps, peak {peak}"
         return None
 
     def ended(self, a: AttemptInfo, v: Verdict) -> None:
@@ -266,6 +271,8 @@ def _follow(session: RunSession, notices: queue.Queue[SessionNotice], recovery: 
             continue
         if isinstance(notice, EventBatch):
             printer.events(notice.attempt, list(notice.events), notice.garbage)
+        elif isinstance(notice, AttemptNote):
+            printer.note("note", notice.message)
         elif isinstance(notice, AttemptConcluded):
             ended, verdict = notice.attempt, notice.verdict
             printer.ended(ended, verdict)

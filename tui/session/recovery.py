@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from trainer.config import RunConfig
 from tui.common.verdict import Verdict
+from tui.kinds.script import identity
 from tui.remedies.changes import Change
 from tui.remedies.ladder import next_rung
 
@@ -148,11 +149,14 @@ def rung_of(old: RunConfig, new: RunConfig) -> str:
         return "mixed-precision"
     if new.model != old.model:
         return "small-model"
+    if new.script is not None and old.script is not None and new.script.xla != old.script.xla:
+        return "xla-off"
     if new.batch_size < old.batch_size:
         return "halve-batch" if new.grad_accum > old.grad_accum else "halve-batch-further"
     return "other"
 
 
 def _key(config: RunConfig) -> str:
-    """A config's identity for "already tried", ignoring where backups live."""
-    return config.replace(backup_dir=None).to_json()
+    """A config's identity for "already tried", ignoring where backups live and
+    what a script's fit() was seen to report."""
+    return identity(config).replace(backup_dir=None).to_json()

@@ -25,6 +25,7 @@ from typing import Any
 from trainer.config import RunConfig
 from trainer.protocol import Step
 from tui.common.verdict import Verdict
+from tui.kinds import kind_of
 from tui.remedies.changes import Change
 from tui.runs.store import RunStore
 from tui.session.preflight import Preflight, preflight, record
@@ -32,6 +33,7 @@ from tui.session.recovery import Recovery
 from tui.supervision.attempt import (
     AttemptEnded,
     AttemptInfo,
+    AttemptNote,
     AttemptStarted,
     EventBatch,
     Notice,
@@ -39,8 +41,8 @@ from tui.supervision.attempt import (
 )
 from tui.supervision.supervisor import Supervisor
 
-__all__ = ["AttemptConcluded", "AttemptStarted", "Checked", "Ending", "EventBatch", "LaunchFailed", "RunSession",
-           "SessionNotice", "SupervisorProblem"]
+__all__ = ["AttemptConcluded", "AttemptNote", "AttemptStarted", "Checked", "Ending", "EventBatch", "LaunchFailed",
+           "RunSession", "SessionNotice", "SupervisorProblem"]
 
 
 @dataclass(frozen=True)
@@ -188,7 +190,7 @@ class RunSession:
 
     def _launch(self, config: RunConfig, reason: str) -> AttemptInfo:
         checked = None
-        if self.preflight_check:
+        if self.preflight_check and kind_of(config).estimate:
             reading = (self.sampler.latest or self.sampler.take_baseline()) if self.sampler is not None else None
             checked = preflight(config, reading, self.store)
             self._sink(Checked(checked, reason))

@@ -72,13 +72,22 @@ class AttemptEnded:
 
 
 @dataclass(frozen=True)
+class AttemptNote:
+    """Something worth saying once about an attempt, in words, that is not a problem
+    of memtui's (no Keras fit() was seen; a relaunch continues from a backup)."""
+
+    attempt: AttemptInfo
+    message: str
+
+
+@dataclass(frozen=True)
 class SupervisorProblem:
     """Something the person should read: one line with what happened and what to do."""
 
     message: str
 
 
-Notice = AttemptStarted | EventBatch | AttemptEnded | SupervisorProblem
+Notice = AttemptStarted | EventBatch | AttemptEnded | AttemptNote | SupervisorProblem
 
 
 class Progress:

@@ -1,7 +1,8 @@
 """The reaper: starts the trainer, waits for it, and records how it ended.
 
 `python -m tui.supervision.reaper RUN` runs in its own process session (memtui spawns it
-with start_new_session=True). It is the parent of the trainer, so it is the one
+with start_new_session=True). It is the parent of the trainer (or of the user's own
+command, as meta.json's `launch` says: `child_command`), so it is the one
 process that always learns the trainer's exit status, and it writes that to
 `RUN/exit.json` even when memtui has died or detached. Standard library only,
 so it starts in a few tens of milliseconds.
@@ -44,16 +45,36 @@ def _shrug(signum: int, frame: object) -> None:
     """Outlive the group's stop signals; the trainer handles them."""
 
 
-def trainer_module(run_dir: Path) -> str:
-    """meta.json names the module; the environment and "trainer" are fallbacks."""
+def _meta(run_dir: Path) -> dict[str, Any]:
     try:
         meta = json.loads((run_dir / META_FILE).read_text(encoding="utf-8"))
-        module = meta.get("trainer_module")
-        if isinstance(module, str) and module:
-            return module
-    except (OSError, ValueError, AttributeError):
-        pass
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def trainer_module(run_dir: Path) -> str:
+    """meta.json names the module; the environment and "trainer" are fallbacks."""
+    module = _meta(run_dir).get("trainer_module")
+    if isinstance(module, str) and module:
+        return module
     return os.environ.get(MODULE_ENV) or "trainer"
+
+
+def child_command(run_dir: Path) -> tuple[list[str], str | None, dict[str, str] | None, str]:
+    """What to start: argv, working folder, environment (None: ours) and its name in words.
+
+    A run of the user's own command has `launch` in meta.json (tui/kinds/script.py):
+    their argv, their folder, and the variables memtui adds to the environment it
+    inherited from memtui, which is theirs. Otherwise the trainer module."""
+    launch = _meta(run_dir).get("launch")
+    if isinstance(launch, dict):
+        argv, cwd, env = launch.get("argv"), launch.get("cwd"), launch.get("env")
+        if (isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv) and isinstance(cwd, str)
+                and isinstance(env, dict) and all(isinstance(v, str) for v in env.values())):
+            return argv, cwd, {**os.environ, **env}, argv[0]
+    module = trainer_module(run_dir)
+    return [sys.executable, "-m", module, "--run-dir", str(run_dir)], None, None, module
 
 
 def exit_record(returncode: int | None, error: str | None = None) -> dict[str, Any]:
@@ -71,16 +92,15 @@ def exit_record(returncode: int | None, error: str | None = None) -> dict[str, A
 
 
 def reap(run_dir: Path) -> int:
-    module = trainer_module(run_dir)
+    argv, cwd, env, name = child_command(run_dir)
     with open(run_dir / LOG_FILE, "ab", buffering=0) as log:
         try:
-            child = subprocess.Popen(
-                [sys.executable, "-m", module, "--run-dir", str(run_dir)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            )
+            # An argument list, never a shell string: the user's own command runs word for word as typed.
+            child = subprocess.Popen([*argv], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                     cwd=cwd, env=env)
         except OSError as exc:
-            log.write(f"memtui reaper: cannot start {module}: {exc}\n".encode())
-            write_json_atomic(run_dir / EXIT_FILE, exit_record(None, f"cannot start {module}: {exc}"))
+            log.write(f"memtui reaper: cannot start {name}: {exc}\n".encode())
+            write_json_atomic(run_dir / EXIT_FILE, exit_record(None, f"cannot start {name}: {exc}"))
             return 1
     _write_pid(run_dir, child.pid)
     returncode = child.wait()

@@ -44,6 +44,7 @@ from trainer.config import RunConfig
 from trainer.protocol import RunStart, Step
 from tui.common import procctl
 from tui.common.verdict import HOST_OOM, Verdict
+from tui.kinds.script import launch_spec
 from tui.runs.folder import RunDir
 from tui.runs.store import RunStore, new_run_id
 from tui.supervision.attempt import (
@@ -63,6 +64,8 @@ __all__ = ["AttachError", "AttemptEnded", "AttemptInfo", "AttemptStarted", "Even
 
 MODULE_ENV = "MEMTUI_TRAINER_MODULE"
 REAPER_GRACE = 2.0  # seconds for the reaper to record a SIGKILLed trainer
+SCRIPT_COLD = ("your own command starts afresh each attempt: the warm spare is a built-in trainer with "
+               "TensorFlow imported, of no use to your script")
 
 
 class AttachError(Exception):
@@ -99,6 +102,7 @@ class Supervisor:
         self._spare_wanted = False  # a spare is being prepared
         self._host_oom = False  # the last ending was a host OOM: no spare beside the next attempt
         self._launches = 0
+        self._said_script_cold = False
 
     # --- notices ---------------------------------------------------------
 
@@ -164,14 +168,17 @@ class Supervisor:
                 try:
                     run = self.store.new_run(config, session=self.session, attempt=number, reason=reason,
                                              trainer_module=self.trainer_module, baseline=_jsonable(baseline),
-                                             run_id=spare.run_path.name, spare=True)
+                                             run_id=spare.run_path.name, spare=True, **_kind_meta(config))
                 except FileExistsError:
                     spare.discard()
                     spare, cold = None, "the run id the spare had reserved was taken"
             if run is None:
                 run = self.store.new_run(config, session=self.session, attempt=number, reason=reason,
                                          trainer_module=self.trainer_module, baseline=_jsonable(baseline),
-                                         spare=False, cold_reason=cold)
+                                         spare=False, cold_reason=cold, **_kind_meta(config))
+            if config.script is not None:
+                # The reaper starts the user's own command instead of the trainer (tui/kinds/script.py).
+                run.update_meta(launch=launch_spec(config, run.path, os.environ))
             lock_fd = try_lock(run)
             if spare is not None:
                 spare.hand_over()
@@ -188,8 +195,10 @@ class Supervisor:
             info = AttemptInfo(number=number, run_id=run.id, run_dir=run.path, config=config, reason=reason,
                                state="starting", started=now(), spare=spare is not None,
                                cold_reason=None if spare is not None else cold)
-            if cold is not None and self._launches > 0 and self.spare_enabled:
+            if cold is not None and self._launches > 0 and self.spare_enabled and not (
+                    config.script is not None and self._said_script_cold):
                 self._emit(SupervisorProblem(f"attempt {number} starts cold, without the warm spare: {cold}"))
+                self._said_script_cold = config.script is not None  # said once for a script: it never changes
             self._launches += 1
             watched = Watched(info, run, popen=popen, lock_fd=lock_fd, emit=self._emit,
                               diagnose=self._diagnose, baseline=baseline)
@@ -209,6 +218,10 @@ class Supervisor:
             spare, self._spare = self._spare, None
         if not self.spare_enabled:
             return None, "--no-spare"
+        if config.script is not None:
+            if spare is not None:
+                spare.discard()
+            return None, SCRIPT_COLD
         if self._host_oom:
             if spare is not None:
                 spare.discard()
@@ -231,6 +244,8 @@ class Supervisor:
         """Start a spare in the background, unless one exists or none is wanted now."""
         if not self.spare_enabled or self._host_oom or self._closed:
             return
+        if attempt.config is not None and attempt.config.script is not None:
+            return  # the spare is a warm built-in trainer: no use to the user's own command
         with self._spare_lock:
             if self._spare is not None or self._spare_wanted:
                 return
@@ -417,6 +432,13 @@ class Supervisor:
         if self.sampler is not None:
             self.sampler.set_run(None)
         return diagnose(**kwargs)
+
+
+def _kind_meta(config: RunConfig) -> dict[str, Any]:
+    """What meta.json says about the run's kind, so listings need not read its config."""
+    if config.script is None:
+        return {"kind": "builtin"}
+    return {"kind": "script", "command": list(config.script.argv), "workdir": config.script.workdir}
 
 
 def _jsonable(baseline: Any) -> Any:

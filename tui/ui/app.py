@@ -25,7 +25,7 @@ from textual.worker import Worker, WorkerState
 from trainer.config import RunConfig
 from tui.common.states import LIVE_STATES
 from tui.common.verdict import Verdict
-from tui.session.session import AttemptConcluded, Checked, LaunchFailed
+from tui.session.session import AttemptConcluded, AttemptNote, Checked, LaunchFailed
 from tui.supervision.attempt import AttemptEnded, AttemptStarted, EventBatch, SupervisorProblem
 from tui.ui import keyrules
 from tui.ui.keyactions import KeyedApp
@@ -219,6 +219,11 @@ class MemtuiApp(KeyedApp):
             self.main.preflight(notice.preflight)
             if notice.preflight.warning:
                 self.notify(notice.preflight.warning, severity="warning", timeout=8)
+            return
+        if isinstance(notice, AttemptNote):
+            # Said once per attempt by the watch (no fit() seen, resumed from a backup, ...).
+            self.main.log_line(f"── note: {notice.message}")
+            self.notify(notice.message, timeout=8)
             return
         if isinstance(notice, LaunchFailed):
             self.notify(f"launch failed: {notice.message}", severity="error", timeout=10)

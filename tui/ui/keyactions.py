@@ -114,6 +114,9 @@ class KeyedApp(App[int]):
     def action_double_accum(self) -> None:
         self._remedy("double_accum")
 
+    def action_toggle_xla(self) -> None:
+        self._remedy("toggle_xla")
+
     def action_toggle_auto(self) -> None:
         self.auto_recover = not self.auto_recover
         if self.recovery is not None:

@@ -1,8 +1,13 @@
-"""`memtui find-batch`: the largest batch that fits, one fresh process per probe."""
+"""`memtui find-batch`: the largest batch that fits, one fresh process per probe.
+
+`memtui find-batch [run options] -- COMMAND [ARGS...]` searches the batch of the
+user's own script, where memtui can set it (in-memory arrays, a batched
+tf.data pipeline, or `{batch_size}` in the command)."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shlex
 import sys
@@ -11,11 +16,13 @@ from typing import TextIO
 
 from trainer.config import ConfigError, RunConfig, flag
 from tui.cli.options import add_run_options, resolve_run_config, runs_root
+from tui.kinds.script import SCRIPT_OPTIONS
 from tui.runs.store import RunStore, RunStoreError
 from tui.session.findbatch import (
     DEFAULT_MARGIN,
     DEFAULT_MAX_BATCH,
     PROBE_STEPS,
+    BatchNotSettable,
     FindResult,
     ProbeFailed,
     ProbeReport,
@@ -53,15 +60,18 @@ def run(ns: argparse.Namespace) -> int:
         print(f"memtui find-batch: {exc}", file=sys.stderr)
         return 2
     out = sys.stdout
-    spare = not getattr(ns, "no_spare", False)
+    spare = not getattr(ns, "no_spare", False) and config.script is None
+    if config.script is not None and not config.script.set_batch:
+        config = config.replace(script=dataclasses.replace(config.script, set_batch=True))
     if not ns.json:
         step = f" in multiples of {ns.multiple_of}" if ns.multiple_of > 1 else ""
         state, examples = new_search(config, ns.max_batch, ns.multiple_of, respect_data=not ns.ignore_data_bound)
         bound = state.hi * ns.multiple_of
         data = f" ({examples} training examples allow {bound})" if state.bound_is_data else ""
         warm = ", warm after the first" if spare else ""
+        each = "a fresh run of your command" if config.script is not None else "a fresh trainer process"
         print(f"Searching batch from {state.start * ns.multiple_of} up to {bound}{data}{step} with at most "
-              f"{state.probes_left()} probes of {ns.probe_steps} steps, each a fresh trainer process{warm}.",
+              f"{state.probes_left()} probes of {ns.probe_steps} steps, each {each}{warm}.",
               file=out, flush=True)
     try:
         result = find_batch(
@@ -77,6 +87,9 @@ def run(ns: argparse.Namespace) -> int:
     except SearchCancelled as exc:
         print(f"memtui find-batch: {exc}", file=sys.stderr)
         return 130
+    except BatchNotSettable as exc:
+        print(f"memtui find-batch: cannot search: {exc}", file=sys.stderr)
+        return 2
     except ProbeFailed as exc:
         print(f"memtui find-batch: {exc}; see the probe's trainer.log under {runs_root(ns)}", file=sys.stderr)
         return 4
@@ -126,8 +139,9 @@ def _report(out: TextIO, config: RunConfig, result: FindResult, as_json: bool) -
                           "limited_by": result.limited_by, "bound": result.bound}),
               file=out, flush=True)
     elif result.largest is None:
-        print(f"Even batch {_smallest(result)} ran out of memory: try --mixed-precision, --model small "
-              "or a smaller --image-size.", file=out)
+        others = "--grad-accum with a smaller batch" if config.script is not None else (
+            "--model small or a smaller --image-size")
+        print(f"Even batch {_smallest(result)} ran out of memory: try --mixed-precision, {others}.", file=out)
     else:
         print(f"Largest batch that fits: {result.largest}. With margin {result.margin}: {result.recommended}.",
               file=out)
@@ -146,10 +160,16 @@ def launch_command(config: RunConfig) -> str:
     words = ["memtui"]
     for f in fields(RunConfig):
         value = getattr(config, f.name)
-        if f.name == "backup_dir" or value == getattr(default, f.name):
+        if f.name in ("backup_dir", "script") or value == getattr(default, f.name):
             continue
+        if config.script is not None and f.name not in SCRIPT_OPTIONS:
+            continue  # learned from the script's fit() (its epochs), not an option of a script run
         if isinstance(value, bool):
             words.append(flag(f.name) if value else "--no-" + flag(f.name)[2:])
         else:
             words += [flag(f.name), str(value)]
+    if config.script is not None:
+        if not config.script.xla:
+            words.append("--no-xla")
+        return shlex.join(words) + " -- " + shlex.join(config.script.argv)
     return shlex.join(words)

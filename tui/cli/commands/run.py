@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from trainer.config import ConfigError
+from trainer.config import ConfigError, RunConfig
 from tui.cli.options import add_interval_option, add_run_options, resolve_run_config, runs_root
 
 
@@ -23,6 +23,9 @@ def add_screen_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    if parser.epilog is None:
+        parser.epilog = ("your own Keras script: memtui run [options] -- COMMAND [ARGS...], e.g.\n"
+                         "  memtui run --headless --auto-recover -- python train.py --batch {batch_size}")
     add_run_options(parser)
     add_screen_options(parser)
     rec = parser.add_argument_group("recovery")
@@ -51,6 +54,7 @@ def run(ns: argparse.Namespace) -> int:
         return fail(prog, str(exc))
     if ns.json and not ns.headless:
         return fail(prog, "--json needs --headless (the screen is not JSON); add --headless")
+    warn_unhooked(prog, config)
     from tui.session.recovery import Recovery
 
     try:
@@ -64,6 +68,16 @@ def run(ns: argparse.Namespace) -> int:
         return run_headless(config, recovery, runs_root(ns), as_json=ns.json, interval=ns.interval,
                             spare=not ns.no_spare, remedy_key=key_for_remedy)
     return open_screen(prog, ns, config=config, recovery=recovery, spare=not ns.no_spare)
+
+
+def warn_unhooked(prog: str, config: RunConfig) -> None:
+    """One line when the user's Python is told to ignore PYTHONPATH: the run still goes."""
+    from tui.kinds.script import hook_blocked
+
+    blocked = hook_blocked(config.script.argv) if config.script is not None else None
+    if blocked is not None:
+        print(f"{prog}: note: python {blocked} keeps memtui's hook out (it ignores PYTHONPATH or site): "
+              "no steps and no remedies from inside, only memory, the log and how it ends", file=sys.stderr)
 
 
 def open_screen(prog: str, ns: argparse.Namespace, **app_kwargs: object) -> int:

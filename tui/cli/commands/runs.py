@@ -59,7 +59,8 @@ def run(ns: argparse.Namespace) -> int:
     for s in runs:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.started)) if s.started else "-"
         sizes = f"{format_bytes(s.estimate, unknown='-'):>7} {format_bytes(s.peak_memory, unknown='-'):>7}"
-        print(f"{s.id:<21} {started:<16} {s.config[:24]:<24} {s.steps:>7} {sizes}  {s.status}")
+        command = f"  $ {s.command}" if s.command else ""  # the user's own script: its command, as typed
+        print(f"{s.id:<21} {started:<16} {s.config[:24]:<24} {s.steps:>7} {sizes}  {s.status}{command}")
     return 0
 
 

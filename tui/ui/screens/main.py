@@ -15,6 +15,7 @@ from textual.screen import Screen
 
 from trainer.protocol import Epoch, Error, Event, Oom, RunEnd, RunStart, Step
 from tui.common.verdict import Verdict
+from tui.kinds.words import fit_start_words
 from tui.session.preflight import one_line
 from tui.telemetry.snapshot import Snapshot
 from tui.ui.widgets.footer import KeyFooter
@@ -37,6 +38,8 @@ def event_line(event: Event) -> str | None:
     """The step-log line for one event (None: not worth a line)."""
     if isinstance(event, Step):
         return step_line(event)
+    if isinstance(event, RunStart) and "phase" in event.raw:  # the user's own script's fit()
+        return f"── {fit_start_words(event.raw)}"
     if isinstance(event, RunStart):
         devices = ", ".join(str(d.get("name", "?")) for d in event.devices) or "no devices"
         return f"── started: {event.params:,} parameters on {devices} (TensorFlow {event.tf_version})"

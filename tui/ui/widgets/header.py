@@ -67,7 +67,7 @@ def header_markup(view: HeaderView, width: int) -> str:
             first += tail
     lines = [first]
     if cfg is not None:
-        lines.append(escape(header_words(cfg)))
+        lines.append(escape(header_words(cfg, width)))
     notes = []
     if view.attached:
         owner = " (read-only: another screen controls it)" if view.read_only else ""

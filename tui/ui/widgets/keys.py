@@ -34,6 +34,8 @@ KEYS: tuple[Key, ...] = (
         remedy="mixed-precision"),
     Key("a", "double_accum", "accum×2", "Double gradient accumulation and relaunch", show=False,
         remedy="grad-accum"),
+    Key("x", "toggle_xla", "xla", "Turn XLA off in your script's model (or back to its own choice) and relaunch",
+        show=False, remedy="xla-off"),
     Key("A", "toggle_auto", "auto-recover", "Toggle automatic recovery from out-of-memory", show=False),
     Key("f", "find_batch", "find batch", "Find the largest batch that fits, then relaunch with it", show=False),
     Key("l", "show_log", "log", "Show the trainer's full log (scrollable)"),
