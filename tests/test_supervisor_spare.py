@@ -102,6 +102,44 @@ def test_stop_escalation_ends_an_attempt_run_by_the_spare(store, monkeypatch):
     wait_until(lambda: not group_alive(pgid), what="the group to be gone")
 
 
+def test_a_stop_by_hand_lets_the_spare_go_and_the_next_launch_says_why_it_is_cold(store, monkeypatch):
+    """Nothing trains after the person stopped the run: the spare's RAM is given back."""
+    script_env(monkeypatch, steps=100_000, rate=20)
+    sink = Collector()
+    sup = supervisor(store, sink)
+    info = sup.launch(RunConfig())
+    sink.wait_steps(2, info.run_id)
+    spare_pids = ready_spare(sup)
+    sup.stop()
+    ended = sink.wait_ended(info.run_id)
+    assert ended.attempt.state == "stopped"
+    wait_until(lambda: not any(alive(p) for p in spare_pids), what="the spare to be let go")
+    assert sup.spare is None
+    set_script(monkeypatch, steps=3, rate=100)
+    again = sup.launch(RunConfig(), "relaunch")
+    sink.wait_ended(again.run_id)
+    assert not again.spare and "stopped by hand" in (again.cold_reason or "")
+    # Training again: a spare is prepared beside it as before.
+    ready_spare(sup)
+    sup.close()
+
+
+def test_a_relaunch_of_a_live_run_still_hands_over_to_the_spare(store, monkeypatch):
+    """The stop before a relaunch is not a stop by hand: the spare takes the new attempt."""
+    script_env(monkeypatch, steps=100_000, rate=20)
+    sink = Collector()
+    sup = supervisor(store, sink)
+    first = sup.launch(RunConfig())
+    sink.wait_steps(2, first.run_id)
+    ready_spare(sup)
+    second = sup.launch(RunConfig(batch_size=8), "halve-batch")
+    assert sink.wait_ended(first.run_id).attempt.state == "stopped"
+    assert second.spare and second.cold_reason is None
+    sup.stop()
+    sink.wait_ended(second.run_id)
+    sup.close()
+
+
 def test_a_spare_that_died_is_noticed_and_the_attempt_starts_cold_with_a_note(store, monkeypatch):
     script_env(monkeypatch, steps=3, rate=100)
     sink = Collector()
