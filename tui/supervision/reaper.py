@@ -157,6 +157,8 @@ def spare(run_dir: Path, module: str) -> int:
                         return 0
                     job += more
         if not job and child.poll() is not None:
+            if any(key.data == "memtui" for key, _ in sel.select(timeout=0)):
+                continue  # its job came as it died (say, while this process was not scheduled): start it cold
             _say(f"dead {child.returncode}")
             return 1
     sel.close()

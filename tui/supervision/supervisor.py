@@ -101,6 +101,7 @@ class Supervisor:
         self._spare_lock = threading.Lock()
         self._spare_wanted = False  # a spare is being prepared
         self._host_oom = False  # the last ending was a host OOM: no spare beside the next attempt
+        self._stopped_by_hand = False  # the last ending was a stop by hand: the spare was let go
         self._launches = 0
         self._said_script_cold = False
 
@@ -163,6 +164,7 @@ class Supervisor:
             baseline = self.sampler.take_baseline() if self.sampler is not None else None
             number = self._next_number()
             spare, cold = self._claim_spare(config)
+            self._stopped_by_hand = False
             run = None
             if spare is not None:
                 try:
@@ -228,6 +230,8 @@ class Supervisor:
             return None, ("the last attempt ran the host out of memory, and a spare takes hundreds of MiB "
                           "of RAM itself")
         if spare is None:
+            if self._stopped_by_hand:
+                return None, "the spare was let go when the run was stopped by hand"
             return None, ("no spare was ready yet (one is prepared once an attempt has started training)"
                           if self._launches else "the first attempt always starts cold")
         why = spare.compatible(config, self.trainer_module)
@@ -267,7 +271,7 @@ class Supervisor:
         finally:
             with self._spare_lock:
                 self._spare_wanted = False
-                if spare is not None and not self._closed and self._spare is None:
+                if spare is not None and not self._closed and self._spare is None and not self._stopped_by_hand:
                     self._spare, spare = spare, None
             if spare is not None:
                 spare.discard()
@@ -275,7 +279,11 @@ class Supervisor:
     def _after_end(self, ended: AttemptEnded) -> None:
         config = ended.attempt.config
         self._host_oom = ended.verdict.kind == HOST_OOM and (config is None or config.host_memory_limit is None)
-        if self._host_oom:
+        # A stop asked for by hand (not the stop before a relaunch, which runs while
+        # `launch` holds its lock): nothing is training, so the spare's hundreds of
+        # MiB are let go; the next launch starts cold and says so.
+        self._stopped_by_hand = ended.attempt.state == "stopped" and not self._launching.locked()
+        if self._host_oom or self._stopped_by_hand:
             self._discard_spare()
 
     def _discard_spare(self) -> None:
