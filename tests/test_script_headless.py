@@ -82,7 +82,7 @@ def test_a_script_without_fit_and_a_program_that_is_not_python_say_so_once(tmp_p
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("no Keras fit() was seen in this run") == 1
     assert "The command finished (exit 0); no Keras fit() was seen" in done.stdout
-    other = memtui(tmp_path, "run", "--headless", "--json", "--", "sh", "-c", "echo hello; exit 0")
+    other = memtui(tmp_path, "run", "--headless", "--json", "--", "sh", "-c", "echo hello; sleep 6")
     assert other.returncode == 0, other.stdout + other.stderr
     notes = [r["message"] for r in records(other) if r["type"] == "note"]
     assert len(notes) == 1 and notes[0].startswith("no sign of the hook in this process")

@@ -78,3 +78,29 @@ async def test_an_oom_then_b_relaunches_the_command_with_half_the_batch(
     settings = [json.loads(r.meta()["launch"]["env"]["MEMTUI_HOOK"]) for r in runs]
     assert [(s["batch_size"], s["jit_compile"]) for s in settings] == [(None, None), (32, None), (32, False)]
     assert all(r.meta()["kind"] == "script" and r.meta()["command"][1] == STAND_IN for r in runs)
+
+
+async def test_a_script_without_fit_says_so_once_on_the_screen(monkeypatch: pytest.MonkeyPatch,
+                                                              isolated_dirs: Path) -> None:
+    stand_in(monkeypatch, no_fit=True)
+    app = screen_app(isolated_dirs, script_config())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.run_state == "finished", "the run to finish")
+        assert log_text(app).count("── note: no Keras fit() was seen in this run") == 1
+        assert "no Keras fit() was seen" in verdict(app)
+
+
+async def test_f_finds_the_largest_batch_of_a_script_and_relaunches_it_with_that_batch(
+        monkeypatch: pytest.MonkeyPatch, isolated_dirs: Path) -> None:
+    stand_in(monkeypatch, batch=32, oom_above=100, steps=2, rate=50)
+    app = screen_app(isolated_dirs, script_config())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.run_state == "finished", "the first run")
+        assert app.check_action("find_batch", ()) is True
+        await pilot.press("f")
+        await wait_for(pilot, lambda: "find batch: largest fitting 100, launching with 90" in log_text(app),
+                       "the search's answer", timeout=120)
+        await wait_for(pilot, lambda: app.run_state == "finished" and "batch 90" in header(app),
+                       "the relaunch with batch 90", timeout=60)
+    assert app.attempt is not None and app.attempt.config is not None
+    assert app.attempt.config.script is not None and app.attempt.config.script.set_batch

@@ -66,8 +66,12 @@ class FindResult:
     train_examples: int | None = None  # what the data bound was computed from
 
     def launch_config(self, config: RunConfig) -> RunConfig | None:
-        """`config` with the recommended batch, ready to launch."""
-        return None if self.recommended is None else config.replace(batch_size=self.recommended)
+        """`config` with the recommended batch, ready to launch (a script's batch set by memtui)."""
+        if self.recommended is None:
+            return None
+        if config.script is not None and not config.script.set_batch:
+            config = config.replace(script=dataclasses.replace(config.script, set_batch=True))
+        return config.replace(batch_size=self.recommended)
 
     @property
     def why(self) -> str:

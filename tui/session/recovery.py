@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from trainer.config import RunConfig
 from tui.common.verdict import Verdict
+from tui.kinds import BATCH, kind_of
 from tui.kinds.script import identity
 from tui.remedies.changes import Change
 from tui.remedies.ladder import next_rung
@@ -128,7 +129,10 @@ class Recovery:
 
     def _exhausted(self, config: RunConfig) -> str:
         batch, floor = config.batch_size, self.min_batch
-        if batch == floor:
+        kind = kind_of(config)
+        if not kind.allows(BATCH):
+            where = f"the batch cannot be changed ({kind.why_not(BATCH)})"
+        elif batch == floor:
             where = f"the batch is at --min-batch {floor}"
         elif batch < floor:
             where = f"the batch is {batch}, already below --min-batch {floor}"

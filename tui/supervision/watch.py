@@ -111,7 +111,7 @@ class Watched:
         # The user's own command: what its fit() said is folded into the attempt's config.
         self.script = info.config is not None and info.config.script is not None
         self.fit_seen = False
-        self._hook_said = False  # a note on the hook (missing, or no fit() yet) went out
+        self._hook_done = False  # a note on the hook (missing, or no fit() yet) went out, or fit() was seen
         self._notes: list[str] = []  # said after the batch that brought them
         self.thread = threading.Thread(target=self._loop, name=f"watch-{run.id}", daemon=True)
 
@@ -181,7 +181,7 @@ class Watched:
             if slow_due:
                 last_check = clock
                 self._sample_rss()
-                if self.script and not self._hook_said:
+                if self.script and not self._hook_done:
                     self._check_hook()
             if (every_pass or slow_due or exit_hint) and self.process_ended():
                 self.exited.set()
@@ -237,17 +237,19 @@ class Watched:
 
     def _check_hook(self) -> None:
         waited = time.time() - self.info.started
-        if waited < HOOK_WAIT:
+        if self.fit_seen:
+            self._hook_done = True  # nothing to say: steps show
+        elif waited < HOOK_WAIT:
             return
-        if not (self.run.path / HELLO_FILE).exists():
-            self._hook_said = True
+        elif not (self.run.path / HELLO_FILE).exists():
+            self._hook_done = True
             self.emit(AttemptNote(self.info, HOOK_MISSING.format(wait=HOOK_WAIT)))
-        elif not self.fit_seen and waited >= FIT_WAIT:
-            self._hook_said = True
+        elif waited >= FIT_WAIT:
+            self._hook_done = True
             self.emit(AttemptNote(self.info, NO_FIT_YET))
 
     def _script_ending_notes(self, exit_code: int | None) -> None:
-        if self._hook_said or self.fit_seen:
+        if self._hook_done or self.fit_seen:
             return
         if not (self.run.path / HELLO_FILE).exists():
             self.emit(AttemptNote(self.info, HOOK_MISSING.format(wait=HOOK_WAIT)))
