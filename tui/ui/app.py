@@ -30,10 +30,12 @@ from tui.supervision.attempt import AttemptEnded, AttemptStarted, EventBatch, Su
 from tui.ui import keyrules
 from tui.ui.keyactions import KeyedApp
 from tui.ui.screens.main import MainScreen
+from tui.ui.screens.quit import QuitScreen
 from tui.ui.themes import DEFAULT_THEME, LoadedThemes, load_themes
 from tui.ui.widgets.header import RunHeader
 from tui.ui.widgets.keys import KEYS, bindings
 from tui.ui.widgets.messages import Handoff, SamplesWaiting
+from tui.ui.widgets.words import OUTCOMES
 
 if TYPE_CHECKING:
     from tui.session.recovery import Recovery
@@ -232,6 +234,7 @@ class MemtuiApp(KeyedApp):
         if isinstance(notice, AttemptStarted):
             self._stop_pressed = False
             self.main.attempt_started(info)
+            self._quit_dialog_follows(info, None)
         elif isinstance(notice, EventBatch):
             first = self.main.events(info, notice.events, notice.garbage)
             if info.state == self.run_state and not first:
@@ -249,6 +252,14 @@ class MemtuiApp(KeyedApp):
         self.main.attempt_ended(info, verdict, self.enabled_keys(), note)
         if self._exit_when_ended:
             self.exit(0)
+            return
+        self._quit_dialog_follows(info, OUTCOMES.get(info.state, info.state))
+
+    def _quit_dialog_follows(self, info: AttemptInfo, ended: str | None) -> None:
+        """An open quit dialog says that the run ended (then `q` quits), or that a relaunch is going."""
+        for screen in self.screen_stack:
+            if isinstance(screen, QuitScreen):
+                screen.follow(f"attempt {info.number}, {info.run_id}", ended)
 
     def refresh_header(self) -> None:
         """Show a change of state now (a start, an end, the first step, a key)."""

@@ -68,6 +68,7 @@ class MemoryPanel(Widget):
         self._pending_mark = False
         self._height = 1  # lines drawn so far: the waiting line
         self._undrawn = False  # a sample came that is not on screen yet
+        self.spark = True  # the sparkline under the gauges (the wide screen has the plot instead)
 
     def feed(self, snapshot: Snapshot, *, draw: bool = True) -> None:
         """Take a sample; `draw=False` leaves the drawing to the next `draw()`
@@ -129,11 +130,12 @@ class MemoryPanel(Widget):
             tf = self._tf_words()
             if tf:
                 out.append(" " + tf.lstrip(" ·"))
-        samples = list(self.samples)
-        label = "used "
-        legend = f"  {RELAUNCH_MARK}=relaunch" if any(s.relaunch for s in samples) else ""
-        room = max(8, width - len(label) - len(legend))
-        out.append(f"[dim]{label}[/]{spark(samples, room)}[dim]{legend}[/]")
+        if self.spark:
+            samples = list(self.samples)
+            label = "used "
+            legend = f"  {RELAUNCH_MARK}=relaunch" if any(s.relaunch for s in samples) else ""
+            room = max(8, width - len(label) - len(legend))
+            out.append(f"[dim]{label}[/]{spark(samples, room)}[dim]{legend}[/]")
         for err in snap.errors[:1]:
             out.append(f"[$warning]! {escape(err)}[/]")
         return out
