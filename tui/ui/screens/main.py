@@ -91,7 +91,7 @@ class MainScreen(Screen[None]):
     MainScreen.-plots PlotsPanel { display: block; }
     MainScreen.-wide #body { layout: horizontal; }
     MainScreen.-wide #side { width: 1fr; height: 100%; }
-    MainScreen.-wide #runs { width: 70; height: 100%; display: block; }
+    MainScreen.-wide #runs { width: 45%; max-width: 72; height: 100%; display: block; }
     MainScreen.-wide MemoryPanel { display: block; }
     MainScreen.-wide PlotsPanel { display: block; }
     """

@@ -113,8 +113,9 @@ class MemoryPanel(Widget):
             for gpu in snap.gpus:
                 out += _gpu_lines(gpu, width)
         else:
-            reason = f" ({snap.gpu_message})" if snap.gpu_message and snap.gpu_status != "no-driver" else ""
-            out.append(f"[b]CPU-only host: no NVIDIA GPU[/]{escape(reason)} — showing host memory")
+            reason = f"({snap.gpu_message}) " if snap.gpu_message and snap.gpu_status != "no-driver" else ""
+            # The space after the bold words is inside their span: SVG converters drop a span's opening spaces.
+            out.append(f"[b]CPU-only host: no NVIDIA GPU [/]{escape(reason)}— showing host memory")
             host = snap.host
             swap = f" swap {nbytes(host.swap_used_bytes)}" if host.swap_total_bytes else ""
             out.append(gauge_line("host", host.used_bytes, host.total_bytes, width, swap))

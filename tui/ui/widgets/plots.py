@@ -15,6 +15,7 @@ from typing import ClassVar
 from rich.segment import Segment
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.geometry import Size
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -52,6 +53,16 @@ def _padded(lo: float, hi: float, least: float) -> tuple[float, float]:
     margin = height * 0.08
     lo = max(0.0, lo - margin)
     return lo, hi + margin
+
+
+def bytes_tick(value: float, lo: float, hi: float) -> str:
+    """A y-axis figure in the unit of the top of the scale, with as many decimals
+    as it takes for the figures of a narrow scale (1.33G, 1.40G, 1.47G) to differ."""
+    unit, letter = next(((1 << s, c) for s, c in ((40, "T"), (30, "G"), (20, "M"), (10, "K")) if hi >= 1 << s),
+                        (1, "B"))
+    height = (hi - lo) / unit
+    digits = 0 if height >= 10 else 1 if height >= 1 else 2
+    return f"{value / unit:.{digits}f}{letter}"
 
 
 def _values(*series: Series) -> list[float]:
@@ -103,7 +114,7 @@ def memory_chart(data: SessionPlots) -> tuple[Chart, str]:
         legend.append(f"{SAMPLE['sparse']} {others_words} {nbytes(data.others.last())}")
     title = "  ".join([*legend, *notes])
     chart = Chart((x0, max(x1, x0 + 1)), (lo, hi), lambda x: duration(x - x0),
-                  lambda y: format_bytes(y, digits=None), lines=lines, levels=levels, marks=marks)
+                  lambda y: bytes_tick(y, lo, hi), lines=lines, levels=levels, marks=marks)
     return chart, title
 
 
@@ -187,6 +198,7 @@ class ChartView(Widget):
         self.what = what
         self._strips: list[Strip] | None = None
         self._version = -1
+        self._built = Size(0, 0)  # the size the strips were drawn for
         self.suffix = ""  # words after the title
         self.builds = 0  # charts drawn (for tests and the bench)
 
@@ -220,10 +232,12 @@ class ChartView(Widget):
                 for row in draw(chart, width, height)]
 
     def render_line(self, y: int) -> Strip:
-        if self._strips is None:
+        size = self.size
+        if self._strips is None or self._built != size:
+            self._built = size
             self._strips = self._build()
         strips = self._strips
-        return strips[y] if y < len(strips) else Strip.blank(self.size.width)
+        return strips[y].crop_extend(0, size.width, None) if y < len(strips) else Strip.blank(size.width)
 
 
 class PlotsPanel(Vertical):
