@@ -72,8 +72,8 @@ def info(number: int, state: str, config: RunConfig = CONFIG, **changes: object)
 OOM_MESSAGE = ("OOM when allocating tensor with shape[64,128,128,128] and type float "
                "on /job:localhost/replica:0/task:0/device:GPU:0 by allocator GPU_0_bfc")
 OOM_EVENTS = (
-    event("oom", t=T0 - 3.0, kind="device", message=OOM_MESSAGE, shape="[64,128,128,128]", dtype="float", device="GPU:0",
-          allocator="GPU_0_bfc", requested_bytes=64 * 128 * 128 * 128 * 4),
+    event("oom", t=T0 - 3.0, kind="device", message=OOM_MESSAGE, shape="[64,128,128,128]", dtype="float",
+          device="GPU:0", allocator="GPU_0_bfc", requested_bytes=64 * 128 * 128 * 128 * 4),
     event("run_end", t=T0 - 3.0, status="oom", steps=75, peak_memory=3 * GIB),
 )
 # The verdict the real diagnosis gives for this ending, another process holding 6 GiB at launch.
