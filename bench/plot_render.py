@@ -52,7 +52,7 @@ def session(points: int = CAP, shift: float = 0.0) -> SessionPlots:
         data.run.add(t, (2000 + 400 * math.sin(i / 40 + shift)) * MIB)
         data.tf.add(t, (1500 + 300 * math.sin(i / 30 + shift)) * MIB)
         data.peak.add(t, (1900 + i) * MIB)
-    data.version += 1
+    data.touch()
     return data
 
 
@@ -120,7 +120,7 @@ def ours_frame(repeat: int) -> float:
 
     def update(widget: ChartView, i: int) -> None:
         widget.data = datas[i % 2]
-        widget.data.version += 1
+        widget.data.touch()
         widget.update()
 
     return asyncio.run(frames(lambda: ChartView(datas[0], "memory", id="plot-memory"), update, repeat))

@@ -116,7 +116,9 @@ class SessionPlots:
         self.steps = 0  # steps of the whole session so far: the learning plots' x
         self.attempt = 0
         self._next_memory = 0.0
-        self.version = 0  # bumped on every change: widgets redraw when it moved
+        # Bumped on every change, one for each plot: a chart redraws when its own moved.
+        self.memory_version = 0
+        self.learning_version = 0
 
     # --- fed by the screen ----------------------------------------------------
 
@@ -137,7 +139,7 @@ class SessionPlots:
             if snap.trainer is not None:
                 self.run.add(snap.t, snap.trainer.rss_bytes, self.attempt)
             self.others.add(snap.t, snap.host.used_bytes, self.attempt)
-        self.version += 1
+        self.memory_version += 1
 
     def attempt_started(self, number: int, started: float | None, limit: tuple[int, str] | None) -> None:
         self.attempt = number
@@ -147,7 +149,7 @@ class SessionPlots:
             self.time_marks.append(Mark(started, number, "relaunch"))
         if self.steps:
             self.step_marks.append(Mark(self.steps + 0.5, number, "relaunch"))
-        self.version += 1
+        self.touch()
 
     def attempt_ended(self, state: str, ended: float | None) -> None:
         if state != "oom":
@@ -155,7 +157,7 @@ class SessionPlots:
         if ended is not None:
             self.time_marks.append(Mark(ended, self.attempt, "oom"))
         self.step_marks.append(Mark(self.steps, self.attempt, "oom"))
-        self.version += 1
+        self.touch()
 
     def event(self, event: Event) -> None:
         """One protocol event (steps come up to a thousand a second: this stays small)."""
@@ -178,17 +180,17 @@ class SessionPlots:
                         self.tf.add(event.t, current, tag)
                     if peak is not None:
                         self.peak.add(event.t, peak, tag)
-            self.version += 1
+                self.memory_version += 1
+            self.learning_version += 1
         elif isinstance(event, Epoch):
             metrics = event.metrics
             for key, series in (("val_loss", self.val_loss), ("val_accuracy", self.val_accuracy)):
                 value = metrics.get(key)
                 if isinstance(value, (int, float)):
                     series.add(self.steps, float(value), self.attempt)
-            self.version += 1
+            self.learning_version += 1
 
-    def has_learning(self) -> bool:
-        return bool(self.loss or self.accuracy)
-
-    def has_memory(self) -> bool:
-        return bool(self.run or self.tf or self.others)
+    def touch(self) -> None:
+        """Both plots have something new to draw."""
+        self.memory_version += 1
+        self.learning_version += 1

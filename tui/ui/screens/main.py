@@ -131,6 +131,7 @@ class MainScreen(Screen[None]):
         wide = self.size.width >= WIDE
         self.set_class(wide, "-wide")
         self.memory.spark = not wide
+        self.steplog.on_view = wide or not self.show_plots
         self._titles()
 
     @property
@@ -144,6 +145,7 @@ class MainScreen(Screen[None]):
             return False
         self.show_plots = not self.show_plots
         self.set_class(self.show_plots, "-plots")
+        self.steplog.on_view = not self.show_plots
         self._titles()
         self.plots.draw()
         return True

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import ClassVar
 
 from rich.segment import Segment
+from rich.style import Style
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.geometry import Size
@@ -199,19 +200,24 @@ class ChartView(Widget):
         self._strips: list[Strip] | None = None
         self._version = -1
         self._built = Size(0, 0)  # the size the strips were drawn for
+        self._styles: dict[str, Style] | None = None
         self.suffix = ""  # words after the title
         self.builds = 0  # charts drawn (for tests and the bench)
 
     def update(self, force: bool = False) -> None:
         """Redraw when the data moved since the last drawing (the screen's tick)."""
-        if force or self.data.version != self._version:
+        if force or self._data_version() != self._version:
             # Drawn at the next paint, so a chart that is not on screen costs nothing.
             self._strips = None
             self.refresh()
 
+    def _data_version(self) -> int:
+        return self.data.memory_version if self.what == "memory" else self.data.learning_version
+
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips = None
+        self._styles = None
 
     def on_resize(self) -> None:
         self._strips = None
@@ -220,14 +226,16 @@ class ChartView(Widget):
         return memory_chart(self.data) if self.what == "memory" else learning_chart(self.data, self.what)
 
     def _build(self) -> list[Strip]:
-        self._version = self.data.version
+        self._version = self._data_version()
         self.builds += 1
         width, height = self.size.width, self.size.height
         chart, legend = self.chart()
         title = f"{self.what}{self.suffix}  {legend}" if legend else f"{self.what}{self.suffix}"
         if self.border_title != title:
             self.border_title = title
-        styles = {name: self.get_component_rich_style(name) for name in self.COMPONENT_CLASSES}
+        styles = self._styles
+        if styles is None:  # looked up once per theme: a lookup costs more than drawing the chart
+            styles = self._styles = {name: self.get_component_rich_style(name) for name in self.COMPONENT_CLASSES}
         return [Strip([Segment(text, styles.get(name)) for text, name in row], width)
                 for row in draw(chart, width, height)]
 
