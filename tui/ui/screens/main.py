@@ -133,6 +133,7 @@ class MainScreen(Screen[None]):
         self.memory.spark = not wide
         self.steplog.on_view = wide or not self.show_plots
         self._titles()
+        self.plots.draw(force=True)
 
     @property
     def wide(self) -> bool:
@@ -147,7 +148,7 @@ class MainScreen(Screen[None]):
         self.set_class(self.show_plots, "-plots")
         self.steplog.on_view = not self.show_plots
         self._titles()
-        self.plots.draw()
+        self.plots.draw(force=True)
         return True
 
     def _titles(self) -> None:

@@ -198,6 +198,7 @@ class ChartView(Widget):
         self.data = data
         self.what = what
         self._strips: list[Strip] | None = None
+        self._chart: Chart | None = None
         self._version = -1
         self._built = Size(0, 0)  # the size the strips were drawn for
         self._styles: dict[str, Style] | None = None
@@ -205,11 +206,21 @@ class ChartView(Widget):
         self.builds = 0  # charts drawn (for tests and the bench)
 
     def update(self, force: bool = False) -> None:
-        """Redraw when the data moved since the last drawing (the screen's tick)."""
+        """Take the data as it stands when it moved since the last look (the
+        screen's tick): the chart and its title now, in the frame that follows;
+        its rows when that frame paints them."""
         if force or self._data_version() != self._version:
-            # Drawn at the next paint, so a chart that is not on screen costs nothing.
+            self._take()
             self._strips = None
             self.refresh()
+
+    def _take(self) -> None:
+        self._version = self._data_version()
+        self._chart, legend = memory_chart(self.data) if self.what == "memory" else learning_chart(self.data, self.what)
+        # Set here, not while painting: a title set during a paint asks for a frame of its own.
+        title = f"{self.what}{self.suffix}  {legend}" if legend else f"{self.what}{self.suffix}"
+        if self.border_title != title:
+            self.border_title = title
 
     def _data_version(self) -> int:
         return self.data.memory_version if self.what == "memory" else self.data.learning_version
@@ -222,22 +233,17 @@ class ChartView(Widget):
     def on_resize(self) -> None:
         self._strips = None
 
-    def chart(self) -> tuple[Chart, str]:
-        return memory_chart(self.data) if self.what == "memory" else learning_chart(self.data, self.what)
-
     def _build(self) -> list[Strip]:
-        self._version = self._data_version()
+        if self._chart is None:
+            self._take()
+        assert self._chart is not None
         self.builds += 1
         width, height = self.size.width, self.size.height
-        chart, legend = self.chart()
-        title = f"{self.what}{self.suffix}  {legend}" if legend else f"{self.what}{self.suffix}"
-        if self.border_title != title:
-            self.border_title = title
         styles = self._styles
         if styles is None:  # looked up once per theme: a lookup costs more than drawing the chart
             styles = self._styles = {name: self.get_component_rich_style(name) for name in self.COMPONENT_CLASSES}
         return [Strip([Segment(text, styles.get(name)) for text, name in row], width)
-                for row in draw(chart, width, height)]
+                for row in draw(self._chart, width, height)]
 
     def render_line(self, y: int) -> Strip:
         size = self.size
@@ -284,6 +290,8 @@ class PlotsPanel(Vertical):
     def on_resize(self) -> None:
         self.charts[2].display = self.size.height >= self.TALL
 
-    def draw(self) -> None:
-        for chart in self.charts:
-            chart.update()
+    def draw(self, force: bool = False) -> None:
+        """The screen's tick; `force` when the panel has just come on screen."""
+        if force or self.display:
+            for chart in self.charts:
+                chart.update(force)
