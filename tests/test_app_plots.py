@@ -230,3 +230,17 @@ async def test_an_attach_fills_the_plots_from_the_run_folder(tmp_path: Path) -> 
         loss = app.query_one("#plot-loss", ChartView)
         assert loss.builds >= 1 and "now 2.319" in str(loss.border_title)
 
+
+
+async def test_the_charts_take_the_new_themes_colours() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed_training(app)
+        await pilot.pause()
+        loss = app.query_one("#plot-loss", ChartView)
+        before = loss._style_map()["chart--a0"]
+        await pilot.press("t")
+        await pilot.pause()
+        app.main.catch_up()
+        await pilot.pause()
+        assert loss._styles is not None and loss._styles["chart--a0"] != before

@@ -25,7 +25,6 @@ from textual.worker import Worker, WorkerState
 from trainer.config import RunConfig
 from tui.common.states import LIVE_STATES
 from tui.common.verdict import Verdict
-from tui.session.session import AttemptConcluded, Checked, LaunchFailed
 from tui.supervision.attempt import AttemptEnded, AttemptStarted, EventBatch, SupervisorProblem
 from tui.ui import keyrules
 from tui.ui.keyactions import KeyedApp
@@ -213,6 +212,11 @@ class MemtuiApp(KeyedApp):
 
     def handle_notice(self, notice: SessionNotice) -> None:
         """Apply one session notice to the screen (also used to replay recorded runs)."""
+        # The session's own notices are imported here, not with the app: the
+        # session pulls in the supervisor, the run store and psutil, which the
+        # first frame does not need (bench/startup.py).
+        from tui.session.session import AttemptConcluded, Checked, LaunchFailed
+
         if isinstance(notice, SupervisorProblem):
             self.notify(notice.message, severity="error", timeout=10)
             self.main.log_line(f"! {notice.message}")

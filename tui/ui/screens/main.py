@@ -19,7 +19,6 @@ from textual.screen import Screen
 
 from trainer.protocol import Epoch, Error, Event, Oom, RunEnd, RunStart, Step
 from tui.common.verdict import Verdict
-from tui.session.preflight import one_line
 from tui.telemetry.snapshot import Snapshot
 from tui.ui.plotdata import SessionPlots
 from tui.ui.widgets.footer import KeyFooter
@@ -190,6 +189,8 @@ class MainScreen(Screen[None]):
 
     def preflight(self, checked: Preflight) -> None:
         """The pre-flight estimate of the attempt about to launch, in the log."""
+        from tui.session.preflight import one_line  # after the first frame (bench/startup.py)
+
         self.log_line(f"── {one_line(checked)}")
         if checked.warning:
             self.log_line(f"▲ {checked.warning}")

@@ -15,6 +15,7 @@ from typing import ClassVar
 from rich.segment import Segment
 from rich.style import Style
 from textual.app import ComposeResult
+from textual.color import Color, ColorParseError
 from textual.containers import Vertical
 from textual.geometry import Size
 from textual.strip import Strip
@@ -171,26 +172,20 @@ def learning_chart(data: SessionPlots, what: str) -> tuple[Chart, str]:
 class ChartView(Widget):
     """One chart, drawn into strips once per change and kept for painting."""
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {
-        AXIS, "chart--run", "chart--tf", "chart--peak", "chart--others", "chart--limit",
-        "chart--relaunch", "chart--oom", "chart--val", *ATTEMPT_STYLES,
+    # A colour of the theme for each style name (the axes take the widget's own
+    # colour, $text-muted). Read from the theme's variables rather than from
+    # component classes: thirteen per chart were a tenth of the screen's first
+    # frame (bench/startup.py), each styled like a widget.
+    COLOURS: ClassVar[dict[str, tuple[str, bool]]] = {
+        "chart--run": ("accent", False), "chart--tf": ("primary", False), "chart--peak": ("warning", False),
+        "chart--others": ("", False), "chart--limit": ("error", False),
+        "chart--relaunch": ("secondary", True), "chart--oom": ("error", True), "chart--val": ("warning", False),
+        "chart--a0": ("accent", False), "chart--a1": ("success", False), "chart--a2": ("warning", False),
+        "chart--a3": ("secondary", False),
     }
     DEFAULT_CSS = """
     ChartView { height: 1fr; min-height: 4; border-top: solid $primary 40%; border-title-align: left;
-                border-title-color: $text; }
-    ChartView > .chart--axis { color: $text-muted; }
-    ChartView > .chart--run { color: $accent; }
-    ChartView > .chart--tf { color: $primary; }
-    ChartView > .chart--peak { color: $warning; }
-    ChartView > .chart--others { color: $text-muted; }
-    ChartView > .chart--limit { color: $error; }
-    ChartView > .chart--relaunch { color: $secondary; text-style: bold; }
-    ChartView > .chart--oom { color: $error; text-style: bold; }
-    ChartView > .chart--val { color: $warning; }
-    ChartView > .chart--a0 { color: $accent; }
-    ChartView > .chart--a1 { color: $success; }
-    ChartView > .chart--a2 { color: $warning; }
-    ChartView > .chart--a3 { color: $secondary; }
+                border-title-color: $text; color: $text-muted; }
     """
 
     def __init__(self, data: SessionPlots, what: str, **kwargs: object) -> None:
@@ -240,10 +235,22 @@ class ChartView(Widget):
         self.builds += 1
         width, height = self.size.width, self.size.height
         styles = self._styles
-        if styles is None:  # looked up once per theme: a lookup costs more than drawing the chart
-            styles = self._styles = {name: self.get_component_rich_style(name) for name in self.COMPONENT_CLASSES}
+        if styles is None:  # made once per theme
+            styles = self._styles = self._style_map()
         return [Strip([Segment(text, styles.get(name)) for text, name in row], width)
                 for row in draw(self._chart, width, height)]
+
+    def _style_map(self) -> dict[str, Style]:
+        base = self.rich_style  # background and the axes' colour
+        variables = self.app.theme_variables
+        styles = {AXIS: base}
+        for name, (variable, bold) in self.COLOURS.items():
+            try:
+                colour = Color.parse(variables[variable]).rich_color
+            except (KeyError, ColorParseError):
+                colour = None
+            styles[name] = base + Style(color=colour, bold=bold or None)
+        return styles
 
     def render_line(self, y: int) -> Strip:
         size = self.size
