@@ -85,6 +85,13 @@ def draw(chart: Chart, width: int, height: int) -> list[Row]:
     """The chart in `width` × `height` cells: plot rows, then the x axis's row."""
     if width < 8 or height < 2:
         return [[(" " * max(width, 0), AXIS)] for _ in range(max(height, 0))]
+    if not chart.lines and chart.empty:  # nothing to draw yet: the words alone, no axes without numbers
+        blank = " " * width
+        out = [[(blank, AXIS)] for _ in range(height)]
+        words = chart.empty[:width]
+        left = (width - len(words)) // 2
+        out[height // 2] = [(blank[:left] + words + blank[left + len(words):], AXIS)]
+        return out
     rows = height - 1
     y0, y1 = chart.y_range
     if y1 <= y0:
@@ -104,8 +111,6 @@ def draw(chart: Chart, width: int, height: int) -> list[Row]:
         canvas.mark(mark)
     for dot in chart.dots:
         canvas.dot(dot)
-    if not chart.lines and chart.empty:
-        canvas.text(max(0, (cols - len(chart.empty)) // 2), rows // 2, chart.empty, AXIS)
     tick_rows = {canvas.row_of(v): s for v, s in zip(ticks, labels, strict=True)}
     out: list[Row] = []
     for r in range(rows):
@@ -148,6 +153,7 @@ class _Canvas:
         self.styles: list[list[str]] = [[AXIS] * cols for _ in range(rows)]
         self.chars: list[list[str | None]] = [[None] * cols for _ in range(rows)]  # text over braille
         self.under: list[list[str | None]] = [[None] * cols for _ in range(rows)]  # shown where no dots
+        self.words: set[tuple[int, int]] = set()  # cells of a level's words, which marks keep clear of
 
     def x_dot(self, x: float) -> int:
         return min(self.px - 1, max(0, int((x - self.x0) / self.xspan * (self.px - 1) + 0.5)))
@@ -194,6 +200,7 @@ class _Canvas:
             self.under[row][c] = "╌"
             self.styles[row][c] = level.style
         self.text(1, row, level.label, level.style)
+        self.words.update((row, c) for c in range(1, 1 + len(level.label)))
 
     def mark(self, mark: Mark) -> None:
         col = self.x_dot(mark.x) // 2
@@ -202,9 +209,11 @@ class _Canvas:
                 self.under[r][col] = mark.bar
             if not self.masks[r][col]:
                 self.styles[r][col] = mark.style
-        self.text(col, 0, mark.glyph, mark.style)
-        if mark.label:
-            self.text(col + 1, 0, mark.label, mark.style)
+        # The glyph and its label go in the top row, or lower where words (a level's) already sit there.
+        width = len(mark.glyph) + len(mark.label)
+        row = next((r for r in range(self.rows)
+                    if not any((r, c) in self.words for c in range(col, min(col + width, self.cols)))), 0)
+        self.text(col, row, mark.glyph + mark.label, mark.style)
 
     def dot(self, dot: Dot) -> None:
         row = self.row_of(dot.y)

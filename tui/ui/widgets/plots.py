@@ -88,15 +88,6 @@ def memory_chart(data: SessionPlots) -> tuple[Chart, str]:
     room = (hi - lo) * 1.5  # how far beyond the run's own range others may stretch the scale
     notes: list[str] = []
     lines = []
-    others = span(data.others.ys)
-    if others is not None and ((lo - room <= others[0] and others[1] <= hi + room) or not any(s for s, *_ in own)):
-        lines.append(Line(list(data.others.points()), "chart--others", "sparse"))
-        lo, hi = min(lo, others[0]), max(hi, others[1])
-        shown_others = True
-    else:
-        shown_others = False
-        if others is not None:
-            notes.append(f"{others_words} {nbytes(data.others.last())} off scale")
     levels = []
     candidates = [data.limit] if data.limit else []
     if data.total:
@@ -107,6 +98,15 @@ def memory_chart(data: SessionPlots) -> tuple[Chart, str]:
             lo, hi = min(lo, value), max(hi, value * 1.02)
         else:
             notes.append(f"{words} {nbytes(value)} off scale")
+    others = span(data.others.ys)
+    shown_others = others is not None and (
+        (lo - room <= others[0] and others[1] <= hi + room) or not any(s for s, *_ in own))
+    if shown_others:
+        assert others is not None
+        lines.append(Line(list(data.others.points()), "chart--others", "sparse"))
+        lo, hi = min(lo, others[0]), max(hi, others[1])
+    elif others is not None:
+        notes.append(f"{others_words} {nbytes(data.others.last())} off scale")
     for series, _, style, texture in own:
         if series:
             lines.append(Line(list(series.points()), style, texture))
