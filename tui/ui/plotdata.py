@@ -142,12 +142,13 @@ class SessionPlots:
         self.memory_version += 1
 
     def attempt_started(self, number: int, started: float | None, limit: tuple[int, str] | None) -> None:
+        relaunch = self.attempt != 0  # an attempt of this session came before (not a first launch or attach)
         self.attempt = number
         self.limit = limit
         self._next_memory = 0.0
-        if started is not None and (self.run or self.tf or self.time_marks):
+        if started is not None and relaunch:
             self.time_marks.append(Mark(started, number, "relaunch"))
-        if self.steps:
+        if self.steps and relaunch:
             self.step_marks.append(Mark(self.steps + 0.5, number, "relaunch"))
         self.touch()
 
