@@ -3,10 +3,10 @@ at 20 steps/s and at 1,000 events/s; and, while events stream, how long a key
 press takes to show on screen. Goal: p95 <= 100 ms; key press within 100 ms.
 
 End to end, as a person sees it: the real `memtui` runs on a pseudo-terminal
-(80x24) with the stand-in trainer (a real subprocess on the real protocol)
-writing step events stamped with the time it wrote them (`t`). This script
-reads what memtui writes to the terminal and notes when each step first
-appears there:
+(80x24, or --size: from 120 columns the plots are on screen beside the log)
+with the stand-in trainer (a real subprocess on the real protocol) writing
+step events stamped with the time it wrote them (`t`). This script reads what
+memtui writes to the terminal and notes when each step first appears there:
 
 - shown on screen (the goal): the step in the step log's bottom border
   ("newest e1 35/40 ..."), the one-line place that always holds the newest
@@ -23,7 +23,7 @@ Baseline, side by side in the same runs: when this script itself could first
 read each step from RUN/events.jsonl, polling the file every millisecond, the
 floor under any follower of the file.
 
-    .venv/bin/python bench/latency.py [--seconds 6]
+    .venv/bin/python bench/latency.py [--seconds 6] [--size 120x40]
 """
 
 from __future__ import annotations
@@ -117,6 +117,9 @@ def written(run_dir: Path) -> dict[tuple[int, int], float]:
     return stamps
 
 
+SIZE = [80, 24]  # columns, lines (--size)
+
+
 def measure(rate: float, seconds: float) -> dict[str, list[float]]:
     runs = Path(tempfile.mkdtemp(prefix="memtui-bench-latency-"))
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
@@ -124,7 +127,7 @@ def measure(rate: float, seconds: float) -> dict[str, list[float]]:
                STAND_IN_SCRIPT=json.dumps({"rate": rate, "steps": int(rate * (seconds + 60))}),
                PYTHONPATH=str(REPO))
     leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
     proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "--epochs", "1"], stdin=follower, stdout=follower,
                             stderr=follower, env=env, cwd=REPO, start_new_session=True)
     os.close(follower)
@@ -194,7 +197,10 @@ def shown_by_newer(shown: dict[tuple[int, int], float],
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--size", default="80x24", help="columns x lines of the terminal, e.g. 120x40")
     ns = parser.parse_args()
+    SIZE[:] = [int(n) for n in ns.size.lower().split("x")]
+    print(f"terminal {ns.size}{' (plots beside the log)' if SIZE[0] >= 120 else ''}")
     met = True
     for rate in (20.0, 1000.0):
         got = measure(rate, ns.seconds)

@@ -207,7 +207,7 @@ class _Canvas:
         for r in range(self.rows):
             if self.under[r][col] is None or r == 0:
                 self.under[r][col] = mark.bar
-            if not self.masks[r][col]:
+            if not self.masks[r][col] and self.chars[r][col] is None:  # a level's words keep their colour
                 self.styles[r][col] = mark.style
         # The glyph and its label go in the top row, or lower where words (a level's) already sit there.
         width = len(mark.glyph) + len(mark.label)
