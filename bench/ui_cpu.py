@@ -1,6 +1,7 @@
 """memtui's own CPU while a run steps 20 times a second. Goal: <= 2% of one core.
 
-Starts the real `memtui` on a pseudo-terminal (80x24) with the stand-in trainer
+Starts the real `memtui` on a pseudo-terminal (80x24, or --size; from 120
+columns the plots are on screen beside the log) with the stand-in trainer
 stepping at 20 steps/s, waits for training to settle, then measures the CPU
 time of the memtui process alone (user + system, not its children) over a
 window, and stops everything.
@@ -14,20 +15,26 @@ machine weighs on all alike):
   label 20 times a second: what the framework's ordinary way of showing a
   changing line costs, with nothing to follow or sample.
 
-    .venv/bin/python bench/ui_cpu.py [--seconds 20] [--rounds 2]
+With --plots at a size below 120 columns, `p` is pressed once memtui is up, so
+the plots are on screen in the step log's place.
+
+    .venv/bin/python bench/ui_cpu.py [--seconds 20] [--rounds 2] [--size 120x40] [--plots]
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import pty
 import signal
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 from pathlib import Path
@@ -37,13 +44,15 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 GOAL = 0.02
 SETTLE_S = 8.0  # start-up and the first steps are not the steady state
+SIZE = [80, 24]  # columns, lines (--size)
+PRESS_P = [False]  # --plots below 120 columns
 
 
 def env_for(rate: float, seconds: float) -> dict[str, str]:
     return {**os.environ, "MEMTUI_TRAINER_MODULE": "tests.stand_in_trainer",
             "MEMTUI_RUNS_DIR": tempfile.mkdtemp(prefix="memtui-bench-cpu-"),
             "STAND_IN_SCRIPT": json.dumps({"rate": rate, "steps": int(rate * (seconds + SETTLE_S + 30))}),
-            "TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"}
+            "TERM": "xterm-256color", "COLUMNS": str(SIZE[0]), "LINES": str(SIZE[1])}
 
 
 def cpu_share(proc: subprocess.Popen[bytes], seconds: float) -> float:
@@ -59,6 +68,9 @@ def cpu_share(proc: subprocess.Popen[bytes], seconds: float) -> float:
 def screen(rate: float, seconds: float) -> float:
     proc, leader = on_pty([sys.executable, "-m", "tui.cli", "--epochs", "1"], env_for(rate, seconds))
     try:
+        if PRESS_P[0]:
+            time.sleep(3.0)
+            os.write(leader, b"p")
         return cpu_share(proc, seconds)
     finally:
         os.write(leader, b"q")
@@ -90,6 +102,7 @@ Bare().run()
 
 def on_pty(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
     leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
     proc = subprocess.Popen(argv, stdin=follower, stdout=follower, stderr=follower, env=env, cwd=REPO,
                             start_new_session=True)
     os.close(follower)
@@ -140,7 +153,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="measuring window per round")
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--size", default="80x24", help="columns x lines of the terminal, e.g. 120x40")
+    parser.add_argument("--plots", action="store_true", help="below 120 columns, press p: the plots on screen")
     ns = parser.parse_args()
+    SIZE[:] = [int(n) for n in ns.size.lower().split("x")]
+    PRESS_P[0] = ns.plots and SIZE[0] < 120
     shares: dict[str, list[float]] = {"screen": [], "headless": [], "bare": []}
     for _ in range(ns.rounds):
         shares["screen"].append(screen(ns.rate, ns.seconds))
@@ -149,7 +166,7 @@ def main() -> int:
     med = {k: statistics.median(v) for k, v in shares.items()}
     bare_label = f"baseline: bare Textual, 1 label {ns.rate:.0f}/s"
     for name, label in (("headless", "baseline: memtui --headless"), ("bare", bare_label),
-                        ("screen", "memtui screen (80x24)")):
+                        ("screen", f"memtui screen ({ns.size}{', p: plots' if PRESS_P[0] else ''})")):
         each = ", ".join(f"{v:.1%}" for v in shares[name])
         print(f"  {label:<38} median {med[name]:5.1%} of one core  ({each})")
     print(f"memtui own CPU at {ns.rate:.0f} steps/s, {ns.rounds} x {ns.seconds:.0f} s: "

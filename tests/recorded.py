@@ -26,17 +26,21 @@ MIB = 1 << 20
 CONFIG = RunConfig(image_size=64, batch_size=64, epochs=3, steps_per_epoch=40)
 
 
-def event(type_: str, **fields: object) -> Event:
+def event(type_: str, t: float | None = None, **fields: object) -> Event:
+    """A decoded protocol event; written at `t` (default: the run's start) so screens are stable."""
     ev = decode(encode(type_, **fields))
     assert isinstance(ev, Event), ev
-    return ev
+    stamp = T0 - 95.0 if t is None else t
+    return replace(ev, t=stamp, raw={**ev.raw, "t": stamp})
 
 
 def steps(epoch: int, first: int, last: int, per_epoch: int = 40, peak: int = 3 * GIB) -> tuple[Event, ...]:
+    """Steps one second apart from five seconds after the start, memory climbing to `peak`."""
     return tuple(
-        event("step", epoch=epoch, step=s, steps_in_epoch=per_epoch, loss=round(2.3 - 0.01 * s, 4),
-              accuracy=round(0.1 + 0.005 * s, 4), batch_size=64, step_seconds=0.125, examples_per_second=512.0,
-              memory={"current": peak - 200 * MIB, "peak": peak})
+        event("step", t=T0 - 90.0 + (epoch - 1) * per_epoch + s, epoch=epoch, step=s, steps_in_epoch=per_epoch,
+              loss=round(2.3 - 0.01 * s, 4), accuracy=round(0.1 + 0.005 * s, 4), batch_size=64,
+              step_seconds=0.125, examples_per_second=512.0,
+              memory={"current": peak - 200 * MIB - (40 - s) * 8 * MIB, "peak": peak})
         for s in range(first, last + 1)
     )
 
@@ -68,9 +72,9 @@ def info(number: int, state: str, config: RunConfig = CONFIG, **changes: object)
 OOM_MESSAGE = ("OOM when allocating tensor with shape[64,128,128,128] and type float "
                "on /job:localhost/replica:0/task:0/device:GPU:0 by allocator GPU_0_bfc")
 OOM_EVENTS = (
-    event("oom", kind="device", message=OOM_MESSAGE, shape="[64,128,128,128]", dtype="float", device="GPU:0",
-          allocator="GPU_0_bfc", requested_bytes=64 * 128 * 128 * 128 * 4),
-    event("run_end", status="oom", steps=75, peak_memory=3 * GIB),
+    event("oom", t=T0 - 3.0, kind="device", message=OOM_MESSAGE, shape="[64,128,128,128]", dtype="float",
+          device="GPU:0", allocator="GPU_0_bfc", requested_bytes=64 * 128 * 128 * 128 * 4),
+    event("run_end", t=T0 - 3.0, status="oom", steps=75, peak_memory=3 * GIB),
 )
 # The verdict the real diagnosis gives for this ending, another process holding 6 GiB at launch.
 OOM_VERDICT = diagnose(
@@ -88,10 +92,12 @@ def feed_training(app: MemtuiApp, gpu: bool = True) -> None:
     """Attempt 1, epoch 2 of 3, 35 steps in; memory samples rising."""
     app.handle_notice(AttemptStarted(info(1, "starting")))
     for i in range(30):
-        app.feed_snapshot(gpu_snapshot((6 + i * 0.5) * GIB, int(i * 0.5 * GIB)) if gpu else cpu_snapshot())
+        t = T0 - 95.0 + i * 3
+        app.feed_snapshot(gpu_snapshot(int((6 + i * 0.5) * GIB), int(i * 0.5 * GIB), t) if gpu else cpu_snapshot(t))
     first = (event("run_start", config=CONFIG.to_dict(), params=3_453_130, devices=[{"name": "GPU:0"}],
                    tf_version="2.21.0", keras_version="3.15.0", memory_growth=False, dataset={}),)
-    epoch_end = (event("epoch", epoch=1, metrics={"loss": 1.9, "accuracy": 0.3}),)
+    epoch_end = (event("epoch", t=T0 - 50.0, epoch=1,
+                       metrics={"loss": 1.9, "accuracy": 0.3, "val_loss": 2.05, "val_accuracy": 0.26}),)
     batch = first + steps(1, 1, 40) + epoch_end + steps(2, 1, 35)
     app.handle_notice(EventBatch(info(1, "training", steps=75, epoch=2, peak_memory=3 * GIB, steps_per_second=8.0),
                                  batch, 0))
@@ -103,3 +109,23 @@ def feed_oom(app: MemtuiApp) -> None:
                  exit_code=3, verdict=OOM_VERDICT)
     app.handle_notice(EventBatch(ended, OOM_EVENTS, 0))
     app.handle_notice(AttemptEnded(ended, OOM_VERDICT))
+
+
+HALF = CONFIG.replace(batch_size=32)
+
+
+def feed_recovery(app: MemtuiApp) -> None:
+    """The out-of-memory ending, then attempt 2 at half the batch, 30 steps in."""
+    feed_oom(app)
+    start = T0 - 2.0
+    app.handle_notice(AttemptStarted(info(2, "starting", HALF, started=start)))
+    for i in range(12):
+        app.feed_snapshot(gpu_snapshot(int((6 + 2 + i * 0.2) * GIB), int((2 + i * 0.2) * GIB), start + 1 + i * 3))
+    batch = tuple(
+        event("step", t=start + 3 + s, epoch=1, step=s, steps_in_epoch=40, loss=round(2.2 - 0.012 * s, 4),
+              accuracy=round(0.12 + 0.006 * s, 4), batch_size=32, step_seconds=0.07, examples_per_second=457.0,
+              memory={"current": 1400 * MIB + s * 4 * MIB, "peak": 1600 * MIB + s * 4 * MIB})
+        for s in range(1, 31)
+    )
+    app.handle_notice(EventBatch(info(2, "training", HALF, started=start, steps=30, epoch=1,
+                                      peak_memory=1720 * MIB, steps_per_second=14.0), batch, 0))

@@ -16,9 +16,11 @@ from collections.abc import Callable
 from typing import Protocol
 
 from trainer.config import ConfigError
-from tui.telemetry.host import read_host_memory
-from tui.telemetry.reader import TelemetryReader
 from tui.telemetry.snapshot import HostMemory, Snapshot
+
+# The readers (psutil, NVML) are imported where a sampler is made, not with this
+# module: the CLI imports it for the interval's bounds before the screen's first
+# frame, which needs neither (bench/startup.py).
 
 MIN_INTERVAL = 0.25  # NVML utilisation is averaged over 1/6-1 s: faster polling adds cost, not information
 DEFAULT_INTERVAL = 1.0
@@ -49,7 +51,11 @@ class Sampler:
         on_snapshot: Callable[[Snapshot], None] | None = None,
     ) -> None:
         self.interval = check_interval(interval)
-        self._reader: Reader = reader if reader is not None else TelemetryReader()
+        if reader is None:
+            from tui.telemetry.reader import TelemetryReader
+
+            reader = TelemetryReader()
+        self._reader: Reader = reader
         self._history: deque[Snapshot] = deque(maxlen=max(1, math.ceil(history_seconds / self.interval)))
         self._on_snapshot = on_snapshot
         self._latest: Snapshot | None = None
@@ -151,6 +157,8 @@ class Sampler:
 
 def _failed_snapshot(exc: Exception) -> Snapshot:
     try:
+        from tui.telemetry.host import read_host_memory
+
         host = read_host_memory()
     except Exception:
         host = HostMemory(0, 0, 0, 0)
@@ -162,6 +170,8 @@ def _failed_snapshot(exc: Exception) -> Snapshot:
 
 def read_once(run_pid: int | None = None) -> Snapshot:
     """One reading for one-shot use (`memtui status`), with its own NVML session."""
+    from tui.telemetry.reader import TelemetryReader
+
     reader = TelemetryReader()
     try:
         if run_pid is not None:

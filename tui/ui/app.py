@@ -25,15 +25,16 @@ from textual.worker import Worker, WorkerState
 from trainer.config import RunConfig
 from tui.common.states import LIVE_STATES
 from tui.common.verdict import Verdict
-from tui.session.session import AttemptConcluded, AttemptNote, Checked, LaunchFailed
 from tui.supervision.attempt import AttemptEnded, AttemptStarted, EventBatch, SupervisorProblem
 from tui.ui import keyrules
 from tui.ui.keyactions import KeyedApp
 from tui.ui.screens.main import MainScreen
+from tui.ui.screens.quit import QuitScreen
 from tui.ui.themes import DEFAULT_THEME, LoadedThemes, load_themes
 from tui.ui.widgets.header import RunHeader
 from tui.ui.widgets.keys import KEYS, bindings
 from tui.ui.widgets.messages import Handoff, SamplesWaiting
+from tui.ui.widgets.words import OUTCOMES
 
 if TYPE_CHECKING:
     from tui.session.recovery import Recovery
@@ -211,6 +212,11 @@ class MemtuiApp(KeyedApp):
 
     def handle_notice(self, notice: SessionNotice) -> None:
         """Apply one session notice to the screen (also used to replay recorded runs)."""
+        # The session's own notices are imported here, not with the app: the
+        # session pulls in the supervisor, the run store and psutil, which the
+        # first frame does not need (bench/startup.py).
+        from tui.session.session import AttemptConcluded, AttemptNote, Checked, LaunchFailed
+
         if isinstance(notice, SupervisorProblem):
             self.notify(notice.message, severity="error", timeout=10)
             self.main.log_line(f"! {notice.message}")
@@ -237,6 +243,7 @@ class MemtuiApp(KeyedApp):
         if isinstance(notice, AttemptStarted):
             self._stop_pressed = False
             self.main.attempt_started(info)
+            self._quit_dialog_follows(info, None)
         elif isinstance(notice, EventBatch):
             first = self.main.events(info, notice.events, notice.garbage)
             if info.state == self.run_state and not first:
@@ -254,6 +261,14 @@ class MemtuiApp(KeyedApp):
         self.main.attempt_ended(info, verdict, self.enabled_keys(), note)
         if self._exit_when_ended:
             self.exit(0)
+            return
+        self._quit_dialog_follows(info, OUTCOMES.get(info.state, info.state))
+
+    def _quit_dialog_follows(self, info: AttemptInfo, ended: str | None) -> None:
+        """An open quit dialog says that the run ended (then `q` quits), or that a relaunch is going."""
+        for screen in self.screen_stack:
+            if isinstance(screen, QuitScreen):
+                screen.follow(f"attempt {info.number}, {info.run_id}", ended)
 
     def refresh_header(self) -> None:
         """Show a change of state now (a start, an end, the first step, a key)."""

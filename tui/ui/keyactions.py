@@ -167,6 +167,10 @@ class KeyedApp(App[int]):
         info = self.attempt
         self.push_screen(LogScreen(Path(info.run_dir) / LOG_FILE if info else None))
 
+    def action_toggle_plots(self) -> None:
+        if not self.main.toggle_plots():
+            self.notify("the plots and the step log are both on screen at this width")
+
     def action_next_theme(self) -> None:
         names = list(self.loaded.names) or [self.theme]
         self.theme = names[(names.index(self.theme) + 1) % len(names)] if self.theme in names else names[0]
@@ -184,10 +188,12 @@ class KeyedApp(App[int]):
         if info is None or info.read_only or self.run_state not in LIVE_STATES:
             self.exit(0)
             return
-        from tui.ui.screens.quit import LEAVE, STOP, QuitScreen
+        from tui.ui.screens.quit import LEAVE, QUIT, STOP, QuitScreen
 
         def answer(choice: str | None) -> None:
-            if choice == STOP:
+            if choice == QUIT:
+                self.exit(0)
+            elif choice == STOP:
                 self._exit_when_ended = True
                 self.action_stop()
             elif choice == LEAVE and self.session is not None:

@@ -18,7 +18,7 @@ from tui.remedies import table
 from tui.remedies.changes import Change, NoRemedy
 from tui.ui.widgets.keys import BY_ACTION
 
-ALWAYS = frozenset({"show_log", "next_theme", "help", "quit_app"})
+ALWAYS = frozenset({"toggle_plots", "show_log", "next_theme", "help", "quit_app"})
 
 
 @dataclass(frozen=True)

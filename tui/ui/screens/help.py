@@ -19,7 +19,8 @@ INTRO = (
     "Every key also works from the command palette (ctrl+p). Keys that do nothing "
     "right now are greyed out in the footer."
 )
-SYMBOLS = "Symbols: ▶ training  ✓ finished  ■ stopped  ✗ failed  ▲ ≥90% used  △ ≥75% used  ┃ relaunch"
+SYMBOLS = ("Symbols: ▶ training  ✓ finished  ■ stopped  ✗ failed (in the plots: out of memory)  ▲ ≥90% used  "
+           "△ ≥75% used  ┃ relaunch  ◆ validation at an epoch's end")
 
 
 def words_for(key: Key, reasons: Mapping[str, str]) -> str:

@@ -1,4 +1,8 @@
-"""The main screen: header, memory panel, step log, verdict panel, history.
+"""The main screen: header, verdict panel, memory panel, plots, history, step log.
+
+Below WIDE columns everything stacks, and `p` switches the log's place between
+the step log and the plots; from WIDE columns the gauges and plots sit in a
+column beside the history and the step log, under the verdict.
 
 It only displays. The app owns the supervisor and sampler and hands this
 screen what happened; nothing here reads files or samples hardware.
@@ -10,18 +14,19 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 
 from trainer.protocol import Epoch, Error, Event, Oom, RunEnd, RunStart, Step
 from tui.common.verdict import Verdict
 from tui.kinds.words import fit_start_words
-from tui.session.preflight import one_line
 from tui.telemetry.snapshot import Snapshot
+from tui.ui.plotdata import SessionPlots
 from tui.ui.widgets.footer import KeyFooter
 from tui.ui.widgets.header import HeaderView, RunHeader
 from tui.ui.widgets.history import HistoryTable
 from tui.ui.widgets.memory import MemoryPanel
+from tui.ui.widgets.plots import KEY_WORDS, PlotsPanel, limit_of
 from tui.ui.widgets.steplog import StepLog
 from tui.ui.widgets.verdict import VerdictPanel
 from tui.ui.widgets.words import nbytes, step_line
@@ -31,7 +36,8 @@ if TYPE_CHECKING:
     from tui.session.preflight import Preflight
     from tui.supervision.attempt import AttemptInfo
 
-WIDE = 160  # columns from which gauges, verdict and history sit beside the log
+WIDE = 120  # columns from which gauges and plots sit beside the history and the log
+STEPS_TITLE = "steps"
 
 
 def event_line(event: Event) -> str | None:
@@ -73,14 +79,23 @@ def start_details(event: RunStart) -> list[str]:
 
 
 class MainScreen(Screen[None]):
-    # Narrow terminals stack everything with the log taking what is left; from
-    # WIDE columns the gauges, verdict and history sit in a column beside it.
+    # Narrow terminals stack everything, the log (or, with `p`, the plots)
+    # taking what is left; from WIDE columns two columns side by side.
     DEFAULT_CSS = """
-    MainScreen #body { height: 1fr; }
+    MainScreen #body { height: 1fr; layout: vertical; }
     MainScreen #side { height: auto; }
+    MainScreen #runs { height: 1fr; }
+    MainScreen PlotsPanel { display: none; }
+    /* `p` below WIDE: the plots in the log's place; their titles carry the gauges' figures. */
+    MainScreen.-plots #side { height: 1fr; }
+    MainScreen.-plots #runs { display: none; }
+    MainScreen.-plots MemoryPanel { display: none; }
+    MainScreen.-plots PlotsPanel { display: block; }
     MainScreen.-wide #body { layout: horizontal; }
     MainScreen.-wide #side { width: 1fr; height: 100%; }
-    MainScreen.-wide StepLog { width: 1fr; }
+    MainScreen.-wide #runs { width: 45%; max-width: 72; height: 100%; display: block; }
+    MainScreen.-wide MemoryPanel { display: block; }
+    MainScreen.-wide PlotsPanel { display: block; }
     """
 
     def __init__(self) -> None:
@@ -92,24 +107,57 @@ class MainScreen(Screen[None]):
         self.verdict = VerdictPanel(id="verdict")
         self.history = HistoryTable(id="history")
         self.steplog = StepLog(id="steplog")
+        self.plot_data = SessionPlots()
+        self.plots = PlotsPanel(self.plot_data, id="plots")
         self.last_step: Step | None = None  # the attempt's newest, for the header
+        self.show_plots = False  # below WIDE: the plots in the log's place (`p`)
 
     def compose(self) -> ComposeResult:
         yield self.header
-        with Vertical(id="body"):
+        # The verdict (when there is one) spans the width: its evidence and remedies are long lines.
+        yield self.verdict
+        with Horizontal(id="body"):
             with Vertical(id="side"):
                 yield self.memory
-                yield self.verdict
+                yield self.plots
+            with Vertical(id="runs"):
                 yield self.history
-            yield self.steplog
+                yield self.steplog
         yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
-        self.steplog.border_title = "steps"
         self.history.border_title = "attempts"
+        self._titles()
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width >= WIDE, "-wide")
+        wide = self.size.width >= WIDE
+        self.set_class(wide, "-wide")
+        self.memory.spark = not wide
+        self.steplog.on_view = wide or not self.show_plots
+        self._titles()
+        self.plots.draw(force=True)
+
+    @property
+    def wide(self) -> bool:
+        return self.has_class("-wide")
+
+    def toggle_plots(self) -> bool:
+        """`p`: the plots in the step log's place, or back (below WIDE columns).
+        False when the screen is wide enough to show both, and nothing changed."""
+        if self.wide:
+            return False
+        self.show_plots = not self.show_plots
+        self.set_class(self.show_plots, "-plots")
+        self.steplog.on_view = not self.show_plots
+        self._titles()
+        self.plots.draw(force=True)
+        return True
+
+    def _titles(self) -> None:
+        """The key that switches log and plots, named where it applies."""
+        narrow = not self.wide
+        self.steplog.border_title = f"{STEPS_TITLE} · p: plots" if narrow else STEPS_TITLE
+        self.plots.hint = KEY_WORDS if narrow else ""
 
     # --- fed by the app -------------------------------------------------------
 
@@ -144,22 +192,29 @@ class MainScreen(Screen[None]):
 
     def preflight(self, checked: Preflight) -> None:
         """The pre-flight estimate of the attempt about to launch, in the log."""
+        from tui.session.preflight import one_line  # after the first frame (bench/startup.py)
+
         self.log_line(f"── {one_line(checked)}")
         if checked.warning:
             self.log_line(f"▲ {checked.warning}")
 
     def feed_snapshot(self, snapshot: Snapshot, *, draw: bool = True) -> None:
         self.memory.feed(snapshot, draw=draw)
+        self.plot_data.snapshot(snapshot)
+        if draw:
+            self.plots.draw()
 
     def catch_up(self) -> None:
         """The screen's tick: the log writes its waiting lines, the gauges their
         newest sample (the app redraws the header and history beside them)."""
         self.steplog.flush()
         self.memory.draw()
+        self.plots.draw()
 
     def attempt_started(self, info: AttemptInfo) -> None:
         self.last_step = None
         self.memory.mark_relaunch()
+        self.plot_data.attempt_started(info.number, info.started, limit_of(info.config))
         self.verdict.show(None)
         self.steplog.show_newest(None)
         self.log_line(f"── attempt {info.number} ({info.run_id}): {info.reason}")
@@ -169,9 +224,11 @@ class MainScreen(Screen[None]):
         """Log the batch and keep its newest step for the header; True when it
         brought the attempt's first step (the header should show it now)."""
         steplog = self.steplog
+        plot = self.plot_data.event
         last: Step | None = None
         newest = ""
         for event in events:
+            plot(event)
             line = event_line(event)
             if line is not None:
                 steplog.add(line)
@@ -192,6 +249,8 @@ class MainScreen(Screen[None]):
 
     def attempt_ended(self, info: AttemptInfo, verdict: Verdict, enabled: set[str], note: str | None) -> None:
         self.history.record(info)
+        self.plot_data.attempt_ended(info.state, info.ended)
+        self.plots.draw()
         self.show_verdict(verdict, enabled, note)
 
     def show_verdict(self, verdict: Verdict | None, enabled: set[str], note: str | None = None) -> None:

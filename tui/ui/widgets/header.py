@@ -49,9 +49,13 @@ def progress(view: HeaderView) -> tuple[float, float | None] | None:
 
 def header_markup(view: HeaderView, width: int) -> str:
     words, style = STATES.get(view.state, (view.state.upper(), "bold"))
-    first = f"[{style}]{escape(words)}[/]"
+    # The gap after the state is inside its styled span: an SVG converter
+    # (rsvg-convert) drops the spaces that open a span, and the README's
+    # screenshots read "OUT OF MEMORYattempt 1".
+    gap = "  " if view.attempt is not None else ""
+    first = f"[{style}]{escape(words)}{gap}[/]"
     if view.attempt is not None:
-        first += f"  attempt {view.attempt}"
+        first += f"attempt {view.attempt}"
     if view.elapsed is not None:
         first += f" · {duration(view.elapsed)}"
     step, cfg = view.last_step, view.config

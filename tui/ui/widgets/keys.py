@@ -38,6 +38,8 @@ KEYS: tuple[Key, ...] = (
         show=False, remedy="xla-off"),
     Key("A", "toggle_auto", "auto-recover", "Toggle automatic recovery from out-of-memory", show=False),
     Key("f", "find_batch", "find batch", "Find the largest batch that fits, then relaunch with it", show=False),
+    Key("p", "toggle_plots", "plots", "Show the plots (memory, loss) in the step log's place, or the log again; "
+        "from 120 columns both are on screen", show=False),
     Key("l", "show_log", "log", "Show the trainer's full log (scrollable)"),
     Key("t", "next_theme", "theme", "Switch to the next theme", show=False),
     Key("question_mark", "help", "help", "Show every key"),

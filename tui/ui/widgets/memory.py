@@ -68,12 +68,16 @@ class MemoryPanel(Widget):
         self._pending_mark = False
         self._height = 1  # lines drawn so far: the waiting line
         self._undrawn = False  # a sample came that is not on screen yet
+        self._spark = True
+        # (width, lines) as last made: a frame asks for them up to three times (height, layout, render).
+        self._cache: tuple[int, list[str]] | None = None
 
     def feed(self, snapshot: Snapshot, *, draw: bool = True) -> None:
         """Take a sample; `draw=False` leaves the drawing to the next `draw()`
         (the very first sample is drawn at once: it replaces the waiting line)."""
         draw = draw or self.snapshot is None
         self.snapshot = snapshot
+        self._cache = None
         used, total = _used_total(snapshot)
         self.samples.append(Sample(used, total, self._pending_mark))
         self._pending_mark = False
@@ -88,7 +92,20 @@ class MemoryPanel(Widget):
 
     def feed_step(self, step: Step) -> None:
         self.last_step = step
+        self._cache = None
         self._redraw()
+
+    @property
+    def spark(self) -> bool:
+        """The sparkline under the gauges (the wide screen has the memory plot instead)."""
+        return self._spark
+
+    @spark.setter
+    def spark(self, on: bool) -> None:
+        if on != self._spark:
+            self._spark = on
+            self._cache = None
+            self._redraw()
 
     def _redraw(self) -> None:
         self._undrawn = False
@@ -104,6 +121,14 @@ class MemoryPanel(Widget):
         self._pending_mark = True
 
     def lines(self, width: int) -> list[str]:
+        cached = self._cache
+        if cached is not None and cached[0] == width:
+            return cached[1]
+        out = self._lines(width)
+        self._cache = (width, out)
+        return out
+
+    def _lines(self, width: int) -> list[str]:
         snap = self.snapshot
         if snap is None:
             return ["[dim]memory: waiting for the first sample…[/]"]
@@ -112,8 +137,9 @@ class MemoryPanel(Widget):
             for gpu in snap.gpus:
                 out += _gpu_lines(gpu, width)
         else:
-            reason = f" ({snap.gpu_message})" if snap.gpu_message and snap.gpu_status != "no-driver" else ""
-            out.append(f"[b]CPU-only host: no NVIDIA GPU[/]{escape(reason)} — showing host memory")
+            reason = f"({snap.gpu_message}) " if snap.gpu_message and snap.gpu_status != "no-driver" else ""
+            # The space after the bold words is inside their span: SVG converters drop a span's opening spaces.
+            out.append(f"[b]CPU-only host: no NVIDIA GPU [/]{escape(reason)}— showing host memory")
             host = snap.host
             swap = f" swap {nbytes(host.swap_used_bytes)}" if host.swap_total_bytes else ""
             out.append(gauge_line("host", host.used_bytes, host.total_bytes, width, swap))
@@ -129,11 +155,12 @@ class MemoryPanel(Widget):
             tf = self._tf_words()
             if tf:
                 out.append(" " + tf.lstrip(" ·"))
-        samples = list(self.samples)
-        label = "used "
-        legend = f"  {RELAUNCH_MARK}=relaunch" if any(s.relaunch for s in samples) else ""
-        room = max(8, width - len(label) - len(legend))
-        out.append(f"[dim]{label}[/]{spark(samples, room)}[dim]{legend}[/]")
+        if self.spark:
+            samples = list(self.samples)
+            label = "used "
+            legend = f"  {RELAUNCH_MARK}=relaunch" if any(s.relaunch for s in samples) else ""
+            room = max(8, width - len(label) - len(legend))
+            out.append(f"[dim]{label}[/]{spark(samples, room)}[dim]{legend}[/]")
         for err in snap.errors[:1]:
             out.append(f"[$warning]! {escape(err)}[/]")
         return out

@@ -36,6 +36,7 @@ LOG_PERIOD = 1.0
 FALLBACK_SLACK = 0.5
 MAX_LINES = 2000
 NEWEST_LABEL = "newest "
+LABEL_MARGIN = 6  # border cells around the bottom label: corners, a rule each side, a space each side
 
 
 class StepLog(internals.LogHooks):
@@ -64,6 +65,7 @@ class StepLog(internals.LogHooks):
         self.newest: str | None = None
         self._newest_label = ""  # the text of the border label, as painted
         self.painter = RowPainter(self)
+        self.on_view = True  # False while the screen shows the plots in the log's place
         # Until mounted, and for good when Textual's internals are not as expected: Log's way.
         self.fast = False
 
@@ -106,13 +108,20 @@ class StepLog(internals.LogHooks):
         self._bottom_row_only = True
         try:
             # Plain Content: no markup to parse (20 times a second), none to escape.
-            self._newest_label = "" if line is None else NEWEST_LABEL + " ".join(line.split())
+            label = "" if line is None else NEWEST_LABEL + " ".join(line.split())
+            # Cut to the border's room here rather than leave Textual to end it in "…":
+            # a label cut to the same width each step is swapped into the painted
+            # row (rowpaint) instead of rendering the border again.
+            room = self.outer_size.width - LABEL_MARGIN
+            self._newest_label = label[:room] if room > 0 and len(label) > room else label
             self.border_subtitle = Content(self._newest_label) if line is not None else None
         finally:
             self._bottom_row_only = False
 
     def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False,
                 recompose: bool = False) -> StepLog:
+        if self._bottom_row_only and not self.on_view:
+            return self  # hidden (the plots in its place): shown again, it is painted whole
         if self._bottom_row_only and self.is_mounted and not regions:
             outer = self.outer_size
             if self.painter.paint(outer.height - 1, self._newest_label):

@@ -49,14 +49,15 @@ def verdict_markup(verdict: Verdict, enabled_keys: set[str] | None = None, note:
         summary = [*summary[: room - 1], summary[room - 1] + " …"]
     lines += [escape(line) for line in summary]
     for line in verdict.evidence[: 1 if compact else 2]:
-        lines.append(f"[dim]evidence:[/] {escape(line.strip())}")
+        # Spaces go inside the span before them: SVG converters drop a span's opening spaces.
+        lines.append(f"[dim]evidence: [/]{escape(line.strip())}")
     for remedy in verdict.remedies[:4]:
         letter = key_for_remedy(remedy.id)
         if letter and (enabled_keys is None or letter in enabled_keys):
             key = escape(display_key(letter))
-            lines.append(f"  [b]\\[{key}][/] {escape(remedy.title)} [dim]— {escape(remedy.why)}[/]")
+            lines.append(f"  [b]\\[{key}] [/]{escape(remedy.title)} [dim]— {escape(remedy.why)}[/]")
         else:
-            lines.append(f"  [b] • [/] {escape(remedy.title)} [dim]— {escape(remedy.why)}[/]")
+            lines.append(f"  [b] •  [/]{escape(remedy.title)} [dim]— {escape(remedy.why)}[/]")
     if note:
         lines.append(f"[i]{escape(note)}[/]")
     return "\n".join(lines)
