@@ -98,7 +98,8 @@ async def test_f_finds_the_largest_batch_of_a_script_and_relaunches_it_with_that
         await wait_for(pilot, lambda: app.run_state == "finished", "the first run")
         assert app.check_action("find_batch", ()) is True
         await pilot.press("f")
-        await wait_for(pilot, lambda: "find batch: largest fitting 100, launching with 90" in log_text(app),
+        await wait_for(pilot, lambda: "find batch: largest fitting 100 (" in log_text(app)
+                       and "launching with 90" in log_text(app),
                        "the search's answer", timeout=120)
         await wait_for(pilot, lambda: app.run_state == "finished" and "batch 90" in header(app),
                        "the relaunch with batch 90", timeout=60)

@@ -183,6 +183,9 @@ class MemtuiApp(KeyedApp):
         if self.sampler is None or not self._screen_ready():
             return
         new, self._sampled = self.sampler.since(self._sampled)
+        supervisor = self.supervisor
+        usage = supervisor.spare_usage() if supervisor is not None else None
+        self.main.memory.set_spare(usage[1] if usage else None)
         for snapshot in new:
             self.main.feed_snapshot(snapshot, draw=False)
 
@@ -280,6 +283,7 @@ class MemtuiApp(KeyedApp):
                 auto_recover=self.auto_recover,
                 attached=self.attach_dir is not None,
                 now=self.clock(),
+                search=self.search_line,
             )
 
     def _tick(self) -> None:

@@ -5,6 +5,7 @@ use, so this module never imports the app (no cycle); app.py holds the wiring.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,8 +18,10 @@ from tui.common.states import LIVE_STATES
 from tui.remedies.changes import NoRemedy
 from tui.ui import keyrules
 from tui.ui.widgets.keys import KEYS
+from tui.ui.widgets.words import duration
 
 if TYPE_CHECKING:
+    from tui.session.findbatch import ProbeReport
     from tui.session.recovery import Recovery
     from tui.session.session import RunSession
     from tui.supervision.attempt import AttemptInfo
@@ -33,6 +36,9 @@ class KeyedApp(App[int]):
     # No key is enabled or greyed by it: a change need not rebuild the footer.
     auto_recover: reactive[bool] = reactive(False)
     searching: reactive[bool] = reactive(False, bindings=True)
+    search_line: str | None = None  # the header's words on a find-batch search going on
+    _search_cancel: threading.Event | None = None
+    _probes_shown = 0  # probe rows in the attempts table so far (numbered on across searches)
 
     session: RunSession | None
     recovery: Recovery | None
@@ -64,7 +70,7 @@ class KeyedApp(App[int]):
         controls = not (info is not None and info.read_only) and not self.searching and (
             self.session is not None or not self.live)
         return keyrules.KeyState(config=self.current_config(), run_state=self.run_state, controls=controls,
-                                 has_recovery=self.recovery is not None)
+                                 has_recovery=self.recovery is not None, searching=self.searching)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return keyrules.check(action, self.key_state())
@@ -76,6 +82,9 @@ class KeyedApp(App[int]):
     # --- the actions -------------------------------------------------------------
 
     def action_stop(self) -> None:
+        if self.searching:
+            self.action_cancel_search()
+            return
         if self.session is None:
             return
         force = self._stop_pressed or self.run_state == "stopping"
@@ -134,32 +143,80 @@ class KeyedApp(App[int]):
             self.notify(f"find batch: {why}" if why else
                         "find batch: stop the run first (s); the search needs the GPU to itself", severity="warning")
             return
+        self._search_cancel = threading.Event()
+        self.search_line = f"find batch: probe 1, batch {cfg.batch_size}? · s or Esc cancels"
         self.searching = True
-        self.main.log_line("── find batch: probing batch sizes, one short fresh process each")
+        self.refresh_header()
+        self.main.log_line("── find batch: probing batch sizes, one short fresh process each; s or Esc cancels")
         self.run_worker(lambda: self._search(cfg), thread=True, exclusive=True, group="find", exit_on_error=False)
+
+    def action_cancel_search(self) -> None:
+        if self._search_cancel is not None and self.searching:
+            self._search_cancel.set()
+            self.search_line = "find batch: cancelling (the probe running now is stopped)"
+            self.refresh_header()
+
+    def _search_progress(self, line: str | None, row: tuple[int, int, str, int | None, float | None] | None) -> None:
+        """On the event loop: the header's search line and a probe's row."""
+        if line is not None and self.searching:
+            self.search_line = line
+        if row is not None:
+            self.main.probe_row(*row)
+        self.refresh_header()
 
     def _search(self, cfg: RunConfig) -> None:
         from tui.runs.store import RunStore
-        from tui.session.findbatch import find_batch
+        from tui.session.findbatch import ProbeFailed, SearchCancelled, find_batch
+
+        base = self._probes_shown
+        cancel = self._search_cancel
+        last: list[ProbeReport] = []
 
         def say(line: str) -> None:
             self.call_from_thread(self.main.log_line, line)
 
+        def started(index: int, batch: int) -> None:
+            self._probes_shown = base + index
+            open_range = f" · still open {last[-1].lo}–{last[-1].hi}" if last and last[-1].lo <= last[-1].hi else ""
+            eta = (f" · ≤{last[-1].probes_left} more, ETA {duration(last[-1].eta_seconds)}"
+                   if last and last[-1].eta_seconds is not None else "")
+            self.call_from_thread(self._search_progress,
+                                  f"find batch: probe {index}, batch {batch}?{open_range}{eta} · s or Esc cancels",
+                                  (base + index, batch, "… probing", None, None))
+            say(f"   probe {index}: batch {batch}…")
+
+        def probed(report: ProbeReport) -> None:
+            last.append(report)
+            outcome = "fits" if report.fits else "✗ out of memory"
+            self.call_from_thread(self._search_progress, None,
+                                  (base + report.index, report.batch, outcome, report.peak_memory,
+                                   report.examples_per_second))
+            say(f"   probe {report.index}: batch {report.batch} {'fits' if report.fits else 'does not fit'}"
+                f"{' (warm spare)' if report.warm else ''}, {report.seconds:.1f} s")
+
         try:
-            result = find_batch(
-                cfg,
-                RunStore(self.runs_dir or "."),
-                on_start=lambda i, batch: say(f"   probe {i}: batch {batch}…"),
-                on_probe=lambda r: say(f"   probe {r.index}: batch {r.batch} {'fits' if r.fits else 'does not fit'}"),
-            )
+            result = find_batch(cfg, RunStore(self.runs_dir or "."), on_start=started, on_probe=probed,
+                                cancel=cancel)
+        except SearchCancelled:
+            say("── find batch: cancelled; nothing was relaunched")
+            return
+        except ProbeFailed as exc:
+            say(f"✗ find batch: {exc}")
+            return
         finally:
-            self.call_from_thread(setattr, self, "searching", False)
+            self.call_from_thread(self._search_ended)
         new = result.launch_config(cfg)
         if new is None:
             say("✗ find batch: even batch 1 does not fit")
             return
-        say(f"── find batch: largest fitting {result.largest}, launching with {new.batch_size}")
+        say(f"── find batch: largest fitting {result.largest} ({result.why}), launching with {new.batch_size}")
         self.call_from_thread(self.launch, new, f"find batch: {result.largest} fits, using {new.batch_size} (margin)")
+
+    def _search_ended(self) -> None:
+        self.searching = False
+        self.search_line = None
+        self._search_cancel = None
+        self.refresh_header()
 
     def action_show_log(self) -> None:
         from tui.ui.screens.logview import LogScreen

@@ -29,6 +29,7 @@ class KeyState:
     run_state: str
     controls: bool  # may start and stop runs (not read-only, not mid-search, a supervisor or a replay)
     has_recovery: bool
+    searching: bool = False  # a find-batch search is going on (s and Esc cancel it)
 
 
 def remedy_of(action: str) -> str | None:
@@ -47,7 +48,11 @@ def remedy_change(action: str, config: RunConfig) -> Change:
 def check(action: str, state: KeyState) -> bool | None:
     if action in ALWAYS:
         return True
+    if action == "cancel_search":
+        return True if state.searching else None
     if action == "stop":
+        if state.searching:
+            return True
         return True if state.controls and state.run_state in LIVE_STATES else None
     if action == "toggle_auto":
         return True if state.has_recovery else None

@@ -162,7 +162,7 @@ class MainScreen(Screen[None]):
     # --- fed by the app -------------------------------------------------------
 
     def refresh_header(self, info: AttemptInfo | None, *, idle_state: str, config: RunConfig | None,
-                       auto_recover: bool, attached: bool, now: float) -> None:
+                       auto_recover: bool, attached: bool, now: float, search: str | None = None) -> None:
         """The header (and the history's row) for the attempt as it stands now."""
         elapsed = None
         if info is not None and info.started:
@@ -180,10 +180,16 @@ class MainScreen(Screen[None]):
                 auto_recover=auto_recover,
                 read_only=bool(info and info.read_only),
                 attached=info.run_id if info and attached else None,
+                search=search,
             )
         )
         if info is not None:
             self.record(info)
+
+    def probe_row(self, index: int, batch: int, outcome: str, peak: int | None = None,
+                  examples_per_second: float | None = None) -> None:
+        """A find-batch probe as a dim row of the attempts table (it is not an attempt of this session)."""
+        self.history.record_probe(index, batch, outcome, peak, examples_per_second)
 
     def show_header(self, view: HeaderView) -> None:
         self.header.show(view)

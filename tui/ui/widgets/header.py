@@ -30,6 +30,7 @@ class HeaderView:
     auto_recover: bool = False
     read_only: bool = False
     attached: str | None = None  # run id when watching a run launched elsewhere
+    search: str | None = None  # a find-batch search going on: its probe, the range still open, the ETA
 
 
 def progress(view: HeaderView) -> tuple[float, float | None] | None:
@@ -73,6 +74,8 @@ def header_markup(view: HeaderView, width: int) -> str:
     if cfg is not None:
         lines.append(escape(header_words(cfg, width)))
     notes = []
+    if view.search:
+        notes.append(view.search)
     if view.attached:
         owner = " (read-only: another screen controls it)" if view.read_only else ""
         notes.append(f"attached to {view.attached}{owner}")

@@ -47,6 +47,13 @@ def row(info: AttemptInfo) -> tuple[str, ...]:
     )
 
 
+def probe_cells(index: int, batch: int, outcome: str, peak: int | None,
+                examples_per_second: float | None) -> tuple[str, ...]:
+    """A find-batch probe's row: not an attempt of the session, so numbered p1, p2, ..."""
+    rate = f"{examples_per_second:.0f} ex/s" if examples_per_second else "–"
+    return (f"p{index}", f"probe b{batch}", outcome, "–", nbytes(peak) if peak else "–", rate)
+
+
 def _plain(text: str) -> str:
     return text.translate(_PLAIN)
 
@@ -106,6 +113,7 @@ class HistoryTable(ScrollView, can_focus=True):
         self._base_extend = Style()
         self._header_extend = Style()
         self._row_styles: dict[int, tuple[list[Style], Style]] = {}  # row index (-1: header) -> cell styles
+        self._dim: set[str] = set()  # row keys drawn dim: find-batch probes
         self._width = 0
         self._scroll_x = 0
 
@@ -115,14 +123,29 @@ class HistoryTable(ScrollView, can_focus=True):
     def row_count(self) -> int:
         return len(self._order)
 
+    @property
+    def row_keys(self) -> list[str]:
+        """The rows' keys, oldest first: attempts by number ("1"), find-batch probes as "p1"."""
+        return list(self._order)
+
     def get_row(self, key: str) -> list[str]:
         """The cells of one attempt's row (key: its number as a string)."""
         return list(self._cells[key])
 
     def record(self, info: AttemptInfo) -> None:
         """Add or refresh the row of one attempt; unchanged rows cost nothing."""
-        new = row(info)
-        key = str(info.number)
+        self._put(str(info.number), row(info))
+
+    def record_probe(self, index: int, batch: int, outcome: str, peak: int | None = None,
+                     examples_per_second: float | None = None) -> None:
+        """Add or refresh a find-batch probe's row, drawn dim."""
+        key = f"p{index}"
+        if key not in self._dim:
+            self._dim.add(key)
+            self._row_styles.clear()
+        self._put(key, probe_cells(index, batch, outcome, peak, examples_per_second))
+
+    def _put(self, key: str, new: tuple[str, ...]) -> None:
         old = self._cells.get(key)
         if old == new:
             return
@@ -243,6 +266,8 @@ class HistoryTable(ScrollView, can_focus=True):
         styles = self._row_styles.get(index)
         if styles is None:
             style, extend = (self._header, self._header_extend) if index < 0 else (self._base, self._base_extend)
+            if index >= 0 and self._order[index] in self._dim:
+                style = style + Style(dim=True)
             cells = [style + Style.from_meta({"row": index, "column": col}) for col in range(len(COLUMNS))]
             beyond = extend + Style.from_meta({"row": index, "column": 0, "out_of_bounds": True})
             styles = self._row_styles[index] = (cells, beyond)

@@ -38,6 +38,7 @@ KEYS: tuple[Key, ...] = (
         show=False, remedy="xla-off"),
     Key("A", "toggle_auto", "auto-recover", "Toggle automatic recovery from out-of-memory", show=False),
     Key("f", "find_batch", "find batch", "Find the largest batch that fits, then relaunch with it", show=False),
+    Key("escape", "cancel_search", "cancel", "Cancel a find-batch search going on (s does too)", show=False),
     Key("p", "toggle_plots", "plots", "Show the plots (memory, loss) in the step log's place, or the log again; "
         "from 120 columns both are on screen", show=False),
     Key("l", "show_log", "log", "Show the trainer's full log (scrollable)"),
@@ -58,7 +59,7 @@ def key_for_remedy(remedy_id: str) -> str | None:
 
 
 def display_key(key: str) -> str:
-    return "?" if key == "question_mark" else key
+    return {"question_mark": "?", "escape": "esc"}.get(key, key)
 
 
 def bindings() -> list[Binding]:

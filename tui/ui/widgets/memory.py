@@ -71,6 +71,7 @@ class MemoryPanel(Widget):
         self._spark = True
         # (width, lines) as last made: a frame asks for them up to three times (height, layout, render).
         self._cache: tuple[int, list[str]] | None = None
+        self.spare_bytes: int | None = None  # memtui's warm spare (host RAM that is memtui's, not the run's)
 
     def feed(self, snapshot: Snapshot, *, draw: bool = True) -> None:
         """Take a sample; `draw=False` leaves the drawing to the next `draw()`
@@ -89,6 +90,16 @@ class MemoryPanel(Widget):
         """Redraw if a sample came since the last drawing."""
         if self._undrawn:
             self._redraw()
+
+    def set_spare(self, rss: int | None) -> None:
+        """The warm spare's resident bytes now (None: no spare); drawn with the next sample."""
+        if rss != self.spare_bytes:
+            self.spare_bytes = rss
+            self._cache = None
+            self._undrawn = True
+
+    def _spare_words(self) -> str:
+        return f" · memtui's warm spare {nbytes(self.spare_bytes)}" if self.spare_bytes else ""
 
     def feed_step(self, step: Step) -> None:
         self.last_step = step
@@ -146,15 +157,16 @@ class MemoryPanel(Widget):
             if snap.trainer is not None:
                 out.append(
                     f"  trainer RSS {nbytes(snap.trainer.rss_bytes)} · CPU {snap.trainer.cpu_percent:.0f}%"
-                    f"{self._tf_words()}"
+                    f"{self._tf_words()}{self._spare_words()}"
                 )
             else:
                 last = self._tf_words().replace(" · ", "", 1)
-                out.append("  [dim]trainer not running[/]" + (f" · its RSS {last}" if last else ""))
+                out.append("  [dim]trainer not running[/]" + (f" · its RSS {last}" if last else "")
+                           + self._spare_words())
         if snap.gpus:
-            tf = self._tf_words()
-            if tf:
-                out.append(" " + tf.lstrip(" ·"))
+            words = (self._tf_words() + self._spare_words()).lstrip(" ·")
+            if words:
+                out.append(" " + words)
         if self.spark:
             samples = list(self.samples)
             label = "used "
