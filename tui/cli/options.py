@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from trainer import backends
 from trainer.config import ConfigError, RunConfig, add_run_arguments, config_from_args
 from tui.kinds.datacheck import check_data_folder
 from tui.telemetry.sampler import DEFAULT_INTERVAL, MIN_INTERVAL, check_interval
@@ -78,6 +79,8 @@ def resolve_run_config(ns: argparse.Namespace) -> RunConfig:
         # several seconds of TensorFlow start-up (the trainer checks again).
         check_data_folder(config.data)
         config = config.replace(data=str(Path(config.data).expanduser()))
+    if why := backends.missing(config.backend):  # before any trainer starts, as for --data
+        raise ConfigError(why)
     return config
 
 

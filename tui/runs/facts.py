@@ -57,6 +57,7 @@ class RunSummary:
     session: str | None
     attempt: int | None
     estimate: int | None = None  # the pre-flight's predicted peak (calibrated when it could be)
+    backend: str | None = None  # the Keras backend of the config ("tensorflow", "jax"); None when unreadable
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -250,8 +250,10 @@ class RunDir:
         meta = self.meta()
         live = self.is_live()
         damage = self.damage(live)
+        backend = None
         try:
-            cfg_words = tag_words(self.effective_config())
+            config = self.effective_config()
+            cfg_words, backend = tag_words(config), config.backend
         except ConfigError:
             cfg_words = "?"
         last_step, run_end, step_lines = self._tail_events()
@@ -265,5 +267,5 @@ class RunDir:
             id=self.id, path=str(self.path), started=created if isinstance(created, (int, float)) else None,
             config=cfg_words, state=state, status=self.status if not damage else f"damaged: {damage}",
             steps=steps, peak_memory=peak, live=live, damaged=damage,
-            session=meta.get("session"), attempt=meta.get("attempt"), estimate=estimate_of(meta),
+            session=meta.get("session"), attempt=meta.get("attempt"), estimate=estimate_of(meta), backend=backend,
         )

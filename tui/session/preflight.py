@@ -52,9 +52,10 @@ def free_memory(snapshot: Snapshot | None) -> tuple[int | None, str]:
 
 
 def _same_shape(a: RunConfig, b: RunConfig) -> bool:
-    """Runs whose peak grows the same way with the batch."""
-    return (a.model, a.image_size, a.mixed_precision, a.grad_accum > 1, a.data) == (
-        b.model, b.image_size, b.mixed_precision, b.grad_accum > 1, b.data
+    """Runs whose peak grows the same way with the batch (on the same backend:
+    XLA's CPU client on JAX holds a whole step's buffers at once)."""
+    return (a.model, a.image_size, a.mixed_precision, a.grad_accum > 1, a.data, a.backend) == (
+        b.model, b.image_size, b.mixed_precision, b.grad_accum > 1, b.data, b.backend
     )
 
 

@@ -8,8 +8,8 @@ thread, as without memtui; a lock keeps the newest step.
 
 Every hook method is guarded: if memtui's own code fails, the failure is
 reported once and the callback goes quiet for the rest of that fit(); the
-user's training is not touched. A TensorFlow error raised while reading a
-step's results (an OOM under async execution) is the step's, not memtui's:
+user's training is not touched. A TensorFlow or JAX error raised while reading
+a step's results (an OOM under async execution) is the step's, not memtui's:
 it propagates so fit() ends as it would have.
 """
 
@@ -50,6 +50,8 @@ def _from_training(exc: BaseException) -> bool:
     (async execution: an OOM can show up in `float(logs[...])`)."""
     if isinstance(exc, MemoryError):
         return True
+    if type(exc).__module__.split(".")[0] in ("jax", "jaxlib"):
+        return True  # JAX's runtime errors (JaxRuntimeError) surface when a step's result is read
     tf = sys.modules.get("tensorflow")
     return tf is not None and isinstance(exc, tf.errors.OpError)
 
@@ -102,8 +104,10 @@ def callback_class(keras: ModuleType) -> type:
             return self.params.get("steps") or self._learned_steps
 
         def request_stop(self) -> None:
-            """From the SIGINT handler (main thread): fit ends after the step in progress."""
-            model = getattr(self, "model", None)
+            """From the SIGINT handler (main thread): fit ends after the step in progress.
+            `_model`, not `model`: on JAX that property syncs the training state,
+            which a signal landing mid-step would corrupt (see trainer/events.py)."""
+            model = getattr(self, "_model", None)
             if model is not None:
                 model.stop_training = True
                 self.stopped = True
