@@ -179,3 +179,15 @@ def test_a_stop_in_an_own_script_on_jax_ends_fit_gracefully(tmp_path: Path,
     assert "fit returned" in run.stdout
     end = run.one("run_end")
     assert end["status"] == "stopped" and "forced" not in end and end["steps"] < 100000
+
+
+def test_the_trainer_on_tensorflow_keeps_jax_out_though_it_is_installed() -> None:
+    """TensorFlow's TFLite helpers import JAX when it is installed (+270 MB of
+    address space, which moved the host-limit OOM recipes); the TensorFlow
+    trainer never uses it, so it is kept out, before TensorFlow is imported."""
+    code = ("import sys\nfrom trainer.config import RunConfig\nfrom trainer.memory import prepare_environment\n"
+            "prepare_environment(RunConfig())\nimport tensorflow, keras\n"
+            "print(keras.backend.backend(), sys.modules.get('jax'))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                         env={k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}, check=True)
+    assert out.stdout.split() == ["tensorflow", "None"]

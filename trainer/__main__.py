@@ -148,7 +148,7 @@ def _is_oom(exc: BaseException) -> bool:
 
 def _jax_device() -> str | None:
     """The device a JAX run's step ran on ("GPU:0", "CPU:0"): JAX's messages do not say."""
-    if os.environ.get("KERAS_BACKEND") != "jax" or "jax" not in sys.modules:
+    if os.environ.get("KERAS_BACKEND") != "jax" or sys.modules.get("jax") is None:
         return None
     try:
         from trainer.memreading import jax_device_name

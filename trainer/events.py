@@ -64,6 +64,7 @@ class EventCallback(keras.callbacks.Callback):
         self.stopped_at_epoch_end = False
         self._epoch = initial_epoch
         self._batches_begun = 0  # in the current epoch
+        self._newest = 0  # the newest step of the current epoch seen ending
         self._steps_before_epoch = 0
         self._lock = threading.Lock()
         self._last_end: float | None = None
@@ -94,6 +95,7 @@ class EventCallback(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch = epoch
         self._batches_begun = 0
+        self._newest = 0
         self._steps_before_epoch = self.steps
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
@@ -109,8 +111,11 @@ class EventCallback(keras.callbacks.Callback):
         now = time.perf_counter()
         with self._lock:
             self.completed_steps += 1
-            if self._pending is not None and self._pending[0] > batch + 1:
-                return  # an older step finishing late: the newer one already counted
+            if batch + 1 <= self._newest:
+                # An older step finishing late: Keras' async workers may run the ends
+                # of two steps out of order, and the newer one already counted.
+                return
+            self._newest = batch + 1
             self._pending_seconds += now - (self._last_end or now)
             self._pending_count += 1
             self._last_end = now

@@ -22,7 +22,10 @@ from typing import Any
 
 from trainer import backends
 from trainer.config import RunConfig
-from trainer.memreading import MemoryReader  # noqa: F401  (re-exported for trainer.run and trainer.events)
+from trainer.memreading import (
+    MemoryReader,  # noqa: F401  (re-exported for trainer.run and trainer.events)
+    jax_device_name,
+)
 
 
 def limit_address_space(megabytes: int | None) -> None:
@@ -73,6 +76,7 @@ def prepare_environment(cfg: RunConfig) -> list[str]:
         # so it is set only when asked for.
         os.environ["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
     if cfg.backend != "jax":
+        backends.keep_jax_out()
         return []
     total = backends.gpu_total_bytes() if cfg.gpu_memory_limit is not None else None
     env, notes = backends.jax_memory_env(cfg.memory_growth, cfg.gpu_memory_limit, total, os.environ)
@@ -97,6 +101,9 @@ def apply_memory_settings(cfg: RunConfig) -> DeviceSetup:
     import keras
     import tensorflow as tf
 
+    if keras.backend.backend() != cfg.backend:  # a warm spare of another backend must never get here
+        raise RuntimeError(f"--backend {cfg.backend}, but Keras was imported with the "
+                           f"{keras.backend.backend()} backend")
     if cfg.backend == "jax":
         return _apply_jax_settings(cfg, keras, tf)
     setup = DeviceSetup(mixed_precision=cfg.mixed_precision, cpu_devices=cfg.cpu_devices)
@@ -130,11 +137,9 @@ def _apply_jax_settings(cfg: RunConfig, keras: Any, tf: Any) -> DeviceSetup:
     off the GPU (else it would reserve GPU memory of its own), and the policy set."""
     import jax
 
-    if keras.backend.backend() != "jax":  # a warm spare of another backend must never get here
-        raise RuntimeError(f"--backend jax, but Keras was imported with the {keras.backend.backend()} backend")
     tf.config.set_visible_devices([], "GPU")
     setup = DeviceSetup(mixed_precision=cfg.mixed_precision, cpu_devices=1)
-    setup.gpus = [_jax_name(d) for d in jax.local_devices() if d.platform != "cpu"]
+    setup.gpus = [jax_device_name(d) for d in jax.local_devices() if d.platform != "cpu"]
     setup.memory_growth = bool(setup.gpus) and cfg.memory_growth
     setup.gpu_memory_limit = cfg.gpu_memory_limit if setup.gpus else None
     if not setup.gpus and cfg.memory_growth:
@@ -145,12 +150,6 @@ def _apply_jax_settings(cfg: RunConfig, keras: Any, tf: Any) -> DeviceSetup:
     if cfg.mixed_precision:
         keras.config.set_dtype_policy("mixed_float16")
     return setup
-
-
-def _jax_name(device: Any) -> str:
-    """`GPU:0`, `TPU:1`, `CPU:0`: the names memory readings use, as TensorFlow's."""
-    platform = "GPU" if device.platform in ("gpu", "cuda", "rocm") else str(device.platform).upper()
-    return f"{platform}:{device.id}"
 
 
 class _OneDevice:
@@ -183,7 +182,7 @@ def describe_devices(backend: str = "tensorflow") -> list[dict[str, Any]]:
     if backend == "jax":
         import jax
 
-        return [{"name": _jax_name(d), "type": _jax_name(d).split(":")[0], "kind": str(d.device_kind)}
+        return [{"name": jax_device_name(d), "type": jax_device_name(d).split(":")[0], "kind": str(d.device_kind)}
                 for d in jax.local_devices()]
     import tensorflow as tf
 

@@ -87,7 +87,7 @@ def _tf_devices_initialised() -> bool | None:
 
 
 def _jax_devices_initialised() -> bool | None:
-    if "jax" not in sys.modules:
+    if sys.modules.get("jax") is None:
         return None
     try:
         from jax._src import xla_bridge
@@ -129,6 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.getppid() != parent:  # the reaper died before the line above
         return 0
     started = time.monotonic()
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        from trainer.backends import keep_jax_out
+
+        keep_jax_out()  # as the trainer does on TensorFlow (trainer.memory.prepare_environment)
     for name in warm_modules(module):
         importlib.import_module(name)
     ready = {"pid": os.getpid(), "import_seconds": round(time.monotonic() - started, 3),

@@ -98,6 +98,7 @@ def callback_class(keras: ModuleType) -> type:
             self._seconds = 0.0
             self._count = 0
             self._last_step = 0
+            self._newest = 0  # the newest step of this epoch seen ending
             self._learned_steps: int | None = None  # an epoch's length, where Keras does not know it
 
         def steps_in_epoch(self) -> int | None:
@@ -127,6 +128,7 @@ def callback_class(keras: ModuleType) -> type:
         def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             self._epoch = epoch
             self._epoch_base = self.state.global_steps
+            self._newest = 0
             self._last_end = time.perf_counter()  # a step's time leaves out the last epoch's validation
 
         @_guarded
@@ -136,8 +138,11 @@ def callback_class(keras: ModuleType) -> type:
             now = time.perf_counter()
             with self._lock:
                 step = batch + 1
-                if self._pending is not None and self._pending[0] > step:
-                    return  # an older step finishing late
+                if step <= self._newest:
+                    # An older step finishing late: Keras' async workers may run the
+                    # ends of two steps out of order, and the newer one already counted.
+                    return
+                self._newest = step
                 self._seconds += now - (self._last_end or now)
                 self._count += 1
                 self._last_end = now
