@@ -107,6 +107,7 @@ def test_a_real_host_oom_on_jax_is_caught_diagnosed_and_recovered_by_halving_the
     assert second.config().batch_size == JAX_OOM_BATCH // 2 and second.config().effective_batch == JAX_OOM_BATCH
     assert second.summary.state == "finished"
     assert _events(second.path)[0]["backend"] == "jax"
+    assert second.meta()["spare"] is True, "the relaunch ran in a warm spare of the JAX backend"
 
 
 def test_an_own_script_on_jax_reports_its_steps_and_takes_the_remedies(tmp_path: Path) -> None:

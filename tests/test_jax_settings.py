@@ -97,11 +97,13 @@ def test_a_gpu_cap_without_a_gpu_is_a_note_not_a_variable() -> None:
 def test_the_trainer_sets_the_backend_and_its_variables_before_importing(monkeypatch: pytest.MonkeyPatch) -> None:
     from trainer import memory
 
-    for name in ("KERAS_BACKEND", *backends.JAX_ENV):
-        monkeypatch.delenv(name, raising=False)
+    for name in ("KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL", "TF_FORCE_GPU_ALLOW_GROWTH", *backends.JAX_ENV):
+        monkeypatch.delenv(name, raising=False)  # and restored afterwards
     monkeypatch.setenv("KERAS_BACKEND", "torch")  # inherited: the flag decides
+    kept_out: list[bool] = []  # (the real one would keep JAX out of this test process too)
+    monkeypatch.setattr(backends, "keep_jax_out", lambda: kept_out.append(True))
     assert memory.prepare_environment(RunConfig()) == []
-    assert memory.os.environ["KERAS_BACKEND"] == "tensorflow"
+    assert memory.os.environ["KERAS_BACKEND"] == "tensorflow" and kept_out == [True]
     assert "XLA_PYTHON_CLIENT_PREALLOCATE" not in memory.os.environ
 
     monkeypatch.setattr(backends, "gpu_total_bytes", lambda environ=None: 10 * GIB)
@@ -110,6 +112,7 @@ def test_the_trainer_sets_the_backend_and_its_variables_before_importing(monkeyp
     assert memory.os.environ["XLA_PYTHON_CLIENT_MEM_FRACTION"] == "0.250" and notes
     memory.prepare_environment(RunConfig(backend="jax", memory_growth=True))
     assert memory.os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
+    assert kept_out == [True]  # JAX is kept out only on TensorFlow
 
 
 def test_remedies_speak_the_backends_terms_and_xla_is_no_switch_on_jax() -> None:
