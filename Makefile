@@ -10,7 +10,7 @@ PYTEST_ARGS ?= -n 2
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,jax]'
 	@touch $(STAMP)
 
 run: $(STAMP)

@@ -1,4 +1,4 @@
-"""The monitor never imports TensorFlow; the trainer's contract never imports the UI.
+"""The monitor never imports TensorFlow or JAX; the trainer's contract never imports the UI.
 
 Checked in fresh interpreters, because an import in any test would pollute
 sys.modules for the rest of the session.
@@ -27,18 +27,18 @@ def _imported_after(modules: list[str]) -> set[str]:
         f"for m in {modules!r}:\n"
         "    importlib.import_module(m)\n"
         "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('tensorflow', 'keras', 'textual', 'tui'))))\n"
+        "('tensorflow', 'keras', 'jax', 'jaxlib', 'textual', 'tui'))))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     return set(out.stdout.split())
 
 
-def test_every_tui_module_imports_without_tensorflow() -> None:
+def test_every_tui_module_imports_without_tensorflow_or_jax() -> None:
     packages = sorted({str(p.parent.relative_to(ROOT)).replace("/", ".") for p in (ROOT / "tui").rglob("__init__.py")})
     modules = [m for p in packages for m in _modules(p)]
     modules = [m for m in modules if not m.endswith("__main__")]
     loaded = _imported_after(modules)
-    assert not {m for m in loaded if m.split(".")[0] in ("tensorflow", "keras")}, loaded
+    assert not {m for m in loaded if m.split(".")[0] in ("tensorflow", "keras", "jax", "jaxlib")}, loaded
 
 
 @pytest.mark.parametrize("command", ["status", "diagnose", "runs"])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from scripthook_run import SCRIPTS, run_and_interrupt, run_script, steps, user_env
-from tinydata import OOM_BATCH, OOM_LIMIT_MB
+from tinydata import OOM_BATCH, SCRIPT_OOM_LIMIT_MB
 
 from trainer.hookspec import fill_batch_placeholder
 from trainer.protocol import ExitCode
@@ -21,7 +21,7 @@ def test_a_real_host_oom_in_fit_is_an_oom_event_and_exit_3_and_nothing_after_fit
     after = tmp_path / "after.txt"
     argv, found = fill_batch_placeholder([str(SCRIPTS / "host_oom.py"), "--batch", "{batch_size}"], OOM_BATCH)
     run = run_script(tmp_path, *argv, "--after", str(after), batch_size=OOM_BATCH, batch_placeholder=found,
-                     host_memory_limit=OOM_LIMIT_MB)
+                     host_memory_limit=SCRIPT_OOM_LIMIT_MB)
     assert run.returncode == ExitCode.OOM, run.stderr[-3000:]
     start = run.one("run_start")
     assert start["batch_control"] == "placeholder" and start["batch_size"] == OOM_BATCH
@@ -38,7 +38,7 @@ def test_a_real_host_oom_in_fit_is_an_oom_event_and_exit_3_and_nothing_after_fit
 def test_the_same_oom_goes_away_when_memtui_sets_a_smaller_batch_on_the_arrays(tmp_path: Path) -> None:
     after = tmp_path / "after.txt"
     run = run_script(tmp_path, "host_oom.py", "--batch", str(OOM_BATCH), "--after", str(after),
-                     batch_size=64, host_memory_limit=OOM_LIMIT_MB)
+                     batch_size=64, host_memory_limit=SCRIPT_OOM_LIMIT_MB)
     assert run.returncode == 0, run.stderr[-3000:]
     start = run.one("run_start")
     assert start["batch_size"] == 64 and start["batch_control"] == "arrays"

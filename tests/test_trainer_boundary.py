@@ -16,6 +16,8 @@ LIGHT_MODULES = [
     "trainer.oom",
     "trainer.data",
     "trainer.resume",
+    "trainer.backends",
+    "trainer.memreading",
 ]
 
 
@@ -23,7 +25,7 @@ LIGHT_MODULES = [
 def test_importing_a_light_trainer_module_pulls_in_neither_tensorflow_nor_textual(module: str) -> None:
     code = (
         f"import sys, {module}\n"
-        "heavy = sorted(m for m in ('tensorflow', 'keras', 'textual', 'tui') if m in sys.modules)\n"
+        "heavy = sorted(m for m in ('tensorflow', 'keras', 'jax', 'textual', 'tui') if m in sys.modules)\n"
         "print(','.join(heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

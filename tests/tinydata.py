@@ -45,6 +45,28 @@ FITS_BATCH = 64
 FITS_MAX_BATCH = 512
 ABORT_BATCH_MIN = 1024
 OOMS_MIN_BATCH = 4096
+# A user's own TensorFlow script (the script hook's tests, tests/scripts/host_oom.py)
+# also loads JAX when it is installed (the jax extra): TensorFlow's TFLite helpers
+# import it, +270 MB of address space (the built-in trainer keeps JAX out on
+# TensorFlow, trainer.backends.keep_jax_out; a user's script is left as it is).
+# Under 3072 MB batch 64 then sometimes aborted (free(): invalid size) and batch
+# 4096 failed in the tf.data map instead of the model; under this limit, 4 of 4
+# runs: 64 fits, 4096 is `OOM when allocating tensor with shape[4096,64,64,16]`.
+SCRIPT_OOM_LIMIT_MB = 3584
+# The same on the JAX backend (--backend jax, CPU jaxlib 0.10, 64x64 images,
+# small model, ONE step per epoch). With TensorFlow (for tf.data) and JAX both
+# loaded the trainer holds about 2.3 GB of address space at its first step (the
+# trainer caps glibc's malloc arenas under a host limit on JAX: without that,
+# hundreds of MB more, and std::bad_alloc or "can't start new thread" instead of
+# an exception). XLA's CPU client then asks for one buffer for the whole step,
+# about 3.3 MB per example, and a refusal is a clean `JaxRuntimeError:
+# RESOURCE_EXHAUSTED: Out of memory allocating N bytes` (exit 3). Measured on the
+# 2-core machine under 5120 MB: batch 1024 asks 3,340,857,192 bytes and fails at
+# its first step; batch 512 (accumulating 2) peaks at 4.2-4.3 GB and fits. One
+# step per epoch because JAX dispatches the next step before the last one ends:
+# with two in flight, two buffers can be alive (VmPeak varied by ~400 MB).
+JAX_OOM_LIMIT_MB = 5120
+JAX_OOM_BATCH = 1024
 
 Pixel = tuple[int, ...]
 

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from trainer import backends
 from trainer.config import ConfigError, OneLineParser, RunConfig, add_run_arguments, config_from_args
 from trainer.eventlog import EventLog
 from trainer.protocol import CONFIG_FILE, ExitCode
@@ -76,23 +77,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if cfg.data is not None:
             list_image_folder(cfg.data)  # layout errors before paying for TensorFlow
-        from trainer.memory import limit_address_space, prepare_environment
+        from trainer.memory import fewer_malloc_arenas, limit_address_space, prepare_environment
 
         limit_address_space(cfg.host_memory_limit)
-        prepare_environment(cfg)
+        if cfg.backend == "jax" and cfg.host_memory_limit is not None:
+            fewer_malloc_arenas()
+        if why := backends.missing(cfg.backend):
+            raise ConfigError(why)
+        env_notes = prepare_environment(cfg)
     except ConfigError as exc:
         return _fail(str(exc), ExitCode.BAD_INPUT, log, exc)
     except (ValueError, OSError) as exc:
         return _fail(f"--host-memory-limit: cannot apply it ({exc})", ExitCode.BAD_INPUT, log, exc)
-    return _train(cfg, run_dir, log, stop)
+    return _train(cfg, run_dir, log, stop, env_notes)
 
 
-def _train(cfg: RunConfig, run_dir: Path, log: EventLog, stop: StopFlag) -> int:
+def _train(cfg: RunConfig, run_dir: Path, log: EventLog, stop: StopFlag, env_notes: Sequence[str] = ()) -> int:
     progress = None
     try:
         from trainer.run import Progress, train
 
         progress = Progress()
+        for note in env_notes:
+            print(f"memtui trainer: {note}", file=sys.stderr, flush=True)
+            progress.notes.append(note)
         return train(cfg, run_dir, log, stop, progress)
     except Stopped:
         steps = progress.steps if progress else 0
@@ -111,7 +119,7 @@ def _failure(exc: BaseException, log: EventLog, progress: object) -> int:
     if _is_oom(exc):
         from trainer.oom import parse_oom
 
-        fields = parse_oom(str(exc), type(exc).__name__)
+        fields = parse_oom(str(exc), type(exc).__name__, _jax_device())
         log.emit("oom", exception=type(exc).__name__, **fields)
         log.emit("run_end", status="oom", steps=steps, peak_memory=peak)
         print(f"trainer: out of memory: {fields['message']}", file=sys.stderr, flush=True)
@@ -133,8 +141,21 @@ def _is_oom(exc: BaseException) -> bool:
     tf = sys.modules.get("tensorflow")
     if tf is not None and isinstance(exc, tf.errors.ResourceExhaustedError):
         return True
-    text = str(exc)
-    return "OOM when allocating" in text or "RESOURCE_EXHAUSTED" in text
+    from trainer.oom import is_oom_text
+
+    return is_oom_text(str(exc))
+
+
+def _jax_device() -> str | None:
+    """The device a JAX run's step ran on ("GPU:0", "CPU:0"): JAX's messages do not say."""
+    if os.environ.get("KERAS_BACKEND") != "jax" or sys.modules.get("jax") is None:
+        return None
+    try:
+        from trainer.memreading import jax_device_name
+
+        return jax_device_name(sys.modules["jax"].local_devices()[0])
+    except Exception:  # the error may have come before the backend started
+        return None
 
 
 if __name__ == "__main__":

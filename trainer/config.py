@@ -28,6 +28,7 @@ ARCHITECTURES: dict[str, tuple[tuple[int, int, int], int]] = {
 MODELS = tuple(ARCHITECTURES)
 DEMO_CPU_IMAGE_SIZE = 64
 STRATEGIES = ("default", "mirrored")
+BACKENDS = ("tensorflow", "jax")  # Keras 3 backends the built-in trainer runs on (jax: pip install 'memtui[jax]')
 GRAD_ACCUM_MAX = 4096  # the most micro-batches per update --grad-accum allows
 
 
@@ -62,6 +63,7 @@ class RunConfig:
     prefetch: int = -1
     cpu_devices: int = 1
     backup_dir: str | None = None
+    backend: str = "tensorflow"
     script: ScriptCommand | None = None  # the user's own command instead of the built-in trainer (trainer/command.py)
 
     def __post_init__(self) -> None:
@@ -147,7 +149,7 @@ _FLOAT_RANGES: dict[str, tuple[float, float, str]] = {
     "learning_rate": (0.0, 10.0, "a number above 0 and at most 10"),
     "validation_split": (0.0, 0.9, "a number from 0 to 0.9"),
 }
-_CHOICES: dict[str, tuple[str, ...]] = {"model": MODELS, "strategy": STRATEGIES}
+_CHOICES: dict[str, tuple[str, ...]] = {"model": MODELS, "strategy": STRATEGIES, "backend": BACKENDS}
 
 
 def flag(name: str) -> str:
@@ -193,6 +195,8 @@ def validate(cfg: RunConfig) -> None:
         # Keras applies accumulated gradients per replica only for single-device
         # training; refusing is clearer than silently different maths.
         raise ConfigError("--grad-accum above 1 is not supported with --strategy mirrored; choose one")
+    if cfg.strategy == "mirrored" and cfg.backend != "tensorflow":
+        raise ConfigError(f"--strategy mirrored is TensorFlow's; it cannot run with --backend {cfg.backend}")
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
@@ -236,8 +240,9 @@ _HELP: dict[str, tuple[str, str]] = {
     "epochs": ("passes over the data (default 5), e.g. --epochs 10", "N"),
     "steps_per_epoch": ("stop each epoch after N steps (default: the whole data), e.g. --steps-per-epoch 50", "N"),
     "model": ("the seed's CNN: small (16/32/64 filters) or large (32/64/128), e.g. --model large", "small|large"),
-    "memory_growth": ("let TensorFlow take GPU memory as needed instead of all at start", None),
-    "gpu_memory_limit": ("cap TensorFlow at MB of memory per GPU, e.g. --gpu-memory-limit 4096", "MB"),
+    "memory_growth": ("take GPU memory as needed instead of all at start (on JAX: no preallocation)", None),
+    "gpu_memory_limit": ("cap the backend at MB of memory per GPU (on JAX: as a memory fraction of the GPU), "
+                         "e.g. --gpu-memory-limit 4096", "MB"),
     "mixed_precision": ("compute in float16 (mixed_float16), about half the activation memory", None),
     "grad_accum": ("accumulate gradients over N steps: effective batch = batch x N, e.g. --grad-accum 4", "N"),
     "host_memory_limit": ("address-space limit for the trainer in MB, e.g. --host-memory-limit 8192", "MB"),
@@ -249,6 +254,8 @@ _HELP: dict[str, tuple[str, str]] = {
     "prefetch": ("batches prefetched (default -1 = AUTOTUNE; lower saves host memory)", "N"),
     "cpu_devices": ("split the CPU into N logical devices (for testing --strategy mirrored)", "N"),
     "backup_dir": ("where resume backups live (default: inside the run folder)", "DIR"),
+    "backend": ("Keras 3 backend: tensorflow (default) or jax (needs pip install 'memtui[jax]'), e.g. --backend jax",
+                "tensorflow|jax"),
 }
 
 

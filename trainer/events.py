@@ -58,11 +58,13 @@ class EventCallback(keras.callbacks.Callback):
         self.min_interval = min_interval
         self.steps = 0  # steps started in this process (all finished once fit returns)
         self.completed_steps = 0  # steps whose results came back
+        self._confirmed_steps = 0  # completed_steps when a step's results were last read
         self.peak_memory: int | None = None
         self.stopped_in_epoch: int | None = None
         self.stopped_at_epoch_end = False
         self._epoch = initial_epoch
         self._batches_begun = 0  # in the current epoch
+        self._newest = 0  # the newest step of the current epoch seen ending
         self._steps_before_epoch = 0
         self._lock = threading.Lock()
         self._last_end: float | None = None
@@ -74,8 +76,13 @@ class EventCallback(keras.callbacks.Callback):
 
     def request_stop(self) -> None:
         """Runs in the main thread (from the signal handler): Keras checks the
-        flag right after the step in progress, so exactly that step finishes."""
-        model = getattr(self, "model", None)
+        flag right after the step in progress, so exactly that step finishes.
+
+        The model is read as `_model`: on JAX, Callback.model syncs the training
+        state into the model, and a signal can land while a step holds that
+        state (donated to the step): the sync would put freed arrays back into
+        the model ("Array has been deleted" when fit reads its metrics)."""
+        model = getattr(self, "_model", None)
         if model is None or self.stopped_in_epoch is not None:
             return
         model.stop_training = True
@@ -88,6 +95,7 @@ class EventCallback(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch = epoch
         self._batches_begun = 0
+        self._newest = 0
         self._steps_before_epoch = self.steps
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
@@ -97,12 +105,17 @@ class EventCallback(keras.callbacks.Callback):
         self._batches_begun += 1
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        # Runs in Keras' worker thread once this step's results exist.
+        # Runs in Keras' worker thread once this step's results exist (on
+        # TensorFlow; on JAX the logs are arrays still being computed, and a
+        # step that failed raises when they are read: see _flush_locked).
         now = time.perf_counter()
         with self._lock:
             self.completed_steps += 1
-            if self._pending is not None and self._pending[0] > batch + 1:
-                return  # an older step finishing late: the newer one already counted
+            if batch + 1 <= self._newest:
+                # An older step finishing late: Keras' async workers may run the ends
+                # of two steps out of order, and the newer one already counted.
+                return
+            self._newest = batch + 1
             self._pending_seconds += now - (self._last_end or now)
             self._pending_count += 1
             self._last_end = now
@@ -118,6 +131,17 @@ class EventCallback(keras.callbacks.Callback):
         """Write the newest step (if one is waiting), averaging the coalesced steps' timing."""
         if self._pending is None:
             return
+        try:
+            self._write_pending()
+        except BaseException:
+            # Reading the results failed, so the step did not complete (JAX raises
+            # its out-of-memory error here): count only the steps read before.
+            self.completed_steps = self._confirmed_steps
+            raise
+        self._confirmed_steps = self.completed_steps
+
+    def _write_pending(self) -> None:
+        assert self._pending is not None
         step, logs = self._pending
         seconds = self._pending_seconds / max(1, self._pending_count)
         memory = self.memory.read()

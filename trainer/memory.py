@@ -1,21 +1,31 @@
-"""Everything that must happen before TensorFlow touches a device.
+"""Everything that must happen before the backend touches a device.
 
 GPU memory growth, the per-GPU cap, logical CPU devices and the precision
 policy can only be set before the runtime initialises its devices, so
 `apply_memory_settings` runs once, right after `import tensorflow` and before
 any tensor, model or dataset exists. The host address-space limit is applied
 even earlier, before TensorFlow is imported (see `limit_address_space`).
+
+On the JAX backend (`--backend jax`) the Keras backend, memory growth and the
+cap are environment variables (trainer.backends), set by
+`prepare_environment` before anything is imported; TensorFlow still runs the
+tf.data pipeline there, and is kept off the GPU so the GPU is JAX's alone.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
 from dataclasses import dataclass, field
 from typing import Any
 
+from trainer import backends
 from trainer.config import RunConfig
-from trainer.memreading import MemoryReader  # noqa: F401  (re-exported for trainer.run and trainer.events)
+from trainer.memreading import (
+    MemoryReader,  # noqa: F401  (re-exported for trainer.run and trainer.events)
+    jax_device_name,
+)
 
 
 def limit_address_space(megabytes: int | None) -> None:
@@ -31,8 +41,29 @@ def limit_address_space(megabytes: int | None) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
-def prepare_environment(cfg: RunConfig) -> None:
-    """Environment variables TensorFlow reads at import time."""
+M_ARENA_MAX = -8  # glibc's mallopt parameter
+
+
+def fewer_malloc_arenas(arenas: int = 2) -> bool:
+    """Cap glibc's malloc arenas (as MALLOC_ARENA_MAX would) before threads start.
+
+    Each thread that allocates may get an arena of its own, reserving 64 MiB
+    of address space, up to eight per core; JAX's CPU thread pools make many
+    threads, so under RLIMIT_AS the reservations, not the memory used, ran out
+    first (seen here: about 800 MiB more address space for one JAX step, and
+    std::bad_alloc aborts instead of exceptions). False where mallopt is missing."""
+    try:
+        libc = ctypes.CDLL(None)
+        return bool(libc.mallopt(M_ARENA_MAX, arenas))
+    except (OSError, AttributeError):
+        return False
+
+
+def prepare_environment(cfg: RunConfig) -> list[str]:
+    """Environment variables TensorFlow, Keras and JAX read at import time (or,
+    for JAX's memory, when its GPU client starts); notes in words for run_start."""
+    # The flag decides, not an inherited KERAS_BACKEND: Keras reads it once, at import.
+    os.environ[backends.KERAS_BACKEND] = cfg.backend
     # Keep TensorFlow's C++ start-up chatter out of the way; errors still show.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     if cfg.host_memory_limit is not None:
@@ -44,6 +75,13 @@ def prepare_environment(cfg: RunConfig) -> None:
         # Only lower-case true/false are accepted; this overrides code settings,
         # so it is set only when asked for.
         os.environ["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
+    if cfg.backend != "jax":
+        backends.keep_jax_out()
+        return []
+    total = backends.gpu_total_bytes() if cfg.gpu_memory_limit is not None else None
+    env, notes = backends.jax_memory_env(cfg.memory_growth, cfg.gpu_memory_limit, total, os.environ)
+    os.environ.update(env)
+    return notes
 
 
 @dataclass
@@ -63,6 +101,11 @@ def apply_memory_settings(cfg: RunConfig) -> DeviceSetup:
     import keras
     import tensorflow as tf
 
+    if keras.backend.backend() != cfg.backend:  # a warm spare of another backend must never get here
+        raise RuntimeError(f"--backend {cfg.backend}, but Keras was imported with the "
+                           f"{keras.backend.backend()} backend")
+    if cfg.backend == "jax":
+        return _apply_jax_settings(cfg, keras, tf)
     setup = DeviceSetup(mixed_precision=cfg.mixed_precision, cpu_devices=cfg.cpu_devices)
     gpus = tf.config.list_physical_devices("GPU")
     setup.gpus = [g.name for g in gpus]
@@ -88,8 +131,42 @@ def apply_memory_settings(cfg: RunConfig) -> DeviceSetup:
     return setup
 
 
+def _apply_jax_settings(cfg: RunConfig, keras: Any, tf: Any) -> DeviceSetup:
+    """The JAX backend: growth and the cap were set as environment variables
+    (prepare_environment); here TensorFlow, which only feeds the data, is kept
+    off the GPU (else it would reserve GPU memory of its own), and the policy set."""
+    import jax
+
+    tf.config.set_visible_devices([], "GPU")
+    setup = DeviceSetup(mixed_precision=cfg.mixed_precision, cpu_devices=1)
+    setup.gpus = [jax_device_name(d) for d in jax.local_devices() if d.platform != "cpu"]
+    setup.memory_growth = bool(setup.gpus) and cfg.memory_growth
+    setup.gpu_memory_limit = cfg.gpu_memory_limit if setup.gpus else None
+    if not setup.gpus and cfg.memory_growth:
+        setup.notes.append("no GPU found: --memory-growth (XLA_PYTHON_CLIENT_PREALLOCATE=false) has nothing to "
+                           "act on")
+    if cfg.cpu_devices > 1:
+        setup.notes.append("--cpu-devices is for TensorFlow's --strategy mirrored; the JAX backend ignores it")
+    if cfg.mixed_precision:
+        keras.config.set_dtype_policy("mixed_float16")
+    return setup
+
+
+class _OneDevice:
+    """The strategy of a JAX run: one device, no distribution (Keras places the step itself)."""
+
+    num_replicas_in_sync = 1
+
+    def scope(self) -> Any:
+        import contextlib
+
+        return contextlib.nullcontext()
+
+
 def make_strategy(cfg: RunConfig) -> Any:
     """MirroredStrategy over all GPUs, or over the logical CPUs on a CPU-only host."""
+    if cfg.backend == "jax":
+        return _OneDevice()
     import tensorflow as tf
 
     if cfg.strategy != "mirrored":
@@ -100,8 +177,13 @@ def make_strategy(cfg: RunConfig) -> Any:
     return tf.distribute.MirroredStrategy(devices=cpus)
 
 
-def describe_devices() -> list[dict[str, Any]]:
-    """Physical devices with what TensorFlow knows about them."""
+def describe_devices(backend: str = "tensorflow") -> list[dict[str, Any]]:
+    """Physical devices with what the backend knows about them."""
+    if backend == "jax":
+        import jax
+
+        return [{"name": jax_device_name(d), "type": jax_device_name(d).split(":")[0], "kind": str(d.device_kind)}
+                for d in jax.local_devices()]
     import tensorflow as tf
 
     out: list[dict[str, Any]] = []

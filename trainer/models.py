@@ -38,14 +38,20 @@ def build_model(name: str, image_size: int, classes: int, print_each_step: bool 
 
 def _stdout_printer() -> Any:
     import keras
-    import tensorflow as tf
 
     class PrintToStdout(keras.layers.Layer):
         def call(self, inputs: Any) -> Any:
-            # print() runs while tracing, tf.print on every step: both as a
-            # user's debugging would, both to fd 1.
+            # print() runs while tracing, tf.print (jax.debug.print on JAX) on
+            # every step: both as a user's debugging would, both to fd 1.
             print("model traced; printing to stdout")
-            tf.print("model says hello from a training step", output_stream=sys.stdout)
+            if keras.backend.backend() == "jax":
+                import jax
+
+                jax.debug.print("model says hello from a training step")
+            else:
+                import tensorflow as tf
+
+                tf.print("model says hello from a training step", output_stream=sys.stdout)
             return inputs
 
     return PrintToStdout(name="print_to_stdout")

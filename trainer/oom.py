@@ -1,8 +1,11 @@
 """Out-of-memory errors to `oom` event fields.
 
 TensorFlow reports OOM in several shapes of text (BFC allocator, async
-allocator, XLA, host allocator under an address-space limit). Only the words
-are stable, so this parses what is there and leaves out what is not.
+allocator, XLA, host allocator under an address-space limit), and JAX in
+XLA's (`RESOURCE_EXHAUSTED: Out of memory allocating N bytes.` on its CPU
+client, `... while trying to allocate N bytes` on a GPU), which names no
+device: the caller passes the device the step ran on. Only the words are
+stable, so this parses what is there and leaves out what is not.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ _TENSOR = re.compile(
 )
 _ROUNDED = re.compile(r"ran out of memory trying to allocate \S+ \(rounded to (\d+)\)")
 _BYTES = re.compile(
-    r"(?:Out of (?:host )?memory while trying to allocate|cuMemAllocAsync failed to allocate) (\d+) bytes"
+    r"(?:Out of (?:host )?memory (?:while trying to allocate|allocating)|cuMemAllocAsync failed to allocate) "
+    r"(\d+) bytes"
 )
 _ALLOCATOR = re.compile(r"Allocator \((\S+)\) ran out of memory")
 _DTYPE_BYTES = {
@@ -27,9 +31,20 @@ _DTYPE_BYTES = {
 }
 
 
-def parse_oom(text: str, exception: str = "ResourceExhaustedError") -> dict[str, Any]:
+# The words of an out-of-memory error whatever its exception's type (JAX's
+# CPU client raises some as INTERNAL: "Error dispatching computation: Out of memory allocating N bytes").
+OOM_WORDS = ("OOM when allocating", "RESOURCE_EXHAUSTED", "Out of memory allocating",
+             "Out of memory while trying to allocate")
+
+
+def is_oom_text(text: str) -> bool:
+    return any(words in text for words in OOM_WORDS)
+
+
+def parse_oom(text: str, exception: str = "ResourceExhaustedError", device: str | None = None) -> dict[str, Any]:
     """Fields for the `oom` event: kind (device/host), shape, dtype, device,
-    allocator, requested_bytes where the text has them, and the message."""
+    allocator, requested_bytes where the text has them, and the message.
+    `device` ("GPU:0", "CPU:0") is where the step ran, for texts that do not say."""
     fields: dict[str, Any] = {}
     match = _TENSOR.search(text)
     if match:
@@ -41,6 +56,8 @@ def parse_oom(text: str, exception: str = "ResourceExhaustedError") -> dict[str,
             fields["allocator"] = match["allocator"]
     if "allocator" not in fields and (alloc := _ALLOCATOR.search(text)):
         fields["allocator"] = alloc[1]
+    if device and "device" not in fields and "allocator" not in fields and exception != "MemoryError":
+        fields["device"] = device
     if rounded := _ROUNDED.search(text):
         fields["requested_bytes"] = int(rounded[1])
     elif plain := _BYTES.search(text):
@@ -58,7 +75,7 @@ def _kind(fields: dict[str, Any], text: str, exception: str) -> str:
     where = f"{fields.get('device', '')} {fields.get('allocator', '')}".lower()
     if exception == "MemoryError" or "out of host memory" in text.lower():
         return "host"
-    if "gpu" in where:
+    if "gpu" in where or "tpu" in where:
         return "device"
     if "cpu" in where:
         return "host"

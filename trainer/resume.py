@@ -63,7 +63,11 @@ class Backup:
         tmp_weights = self.folder / f"tmp-{os.getpid()}.weights.h5"
         model.save_weights(str(tmp_weights), overwrite=True)
         os.replace(tmp_weights, self.folder / WEIGHTS)
-        iterations = int(model.optimizer.iterations.numpy()) if model.optimizer is not None else 0
+        iterations = 0
+        if model.optimizer is not None:
+            import keras
+
+            iterations = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
         state = {"epoch": epoch, "steps": total_steps, "optimizer_iterations": iterations, "reason": reason}
         tmp_state = self.folder / f"{STATE}.tmp"
         tmp_state.write_text(json.dumps(state), encoding="utf-8")

@@ -18,6 +18,7 @@ import keras
 import tensorflow as tf
 
 from trainer import data as data_mod
+from trainer.backends import JAX_ENV
 from trainer.config import RunConfig, training_image_size
 from trainer.demo import cache_root, demo_folder
 from trainer.eventlog import EventLog
@@ -29,7 +30,8 @@ from trainer.resume import Backup, epoch_end_callback
 from trainer.signals import StopFlag
 
 PRINT_HOOK_ENV = "MEMTUI_TRAINER_PRINT"  # debugging hook: the model prints on every step
-ENV_SHOWN = ("TF_FORCE_GPU_ALLOW_GROWTH", "TF_GPU_ALLOCATOR", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")
+ENV_SHOWN = ("TF_FORCE_GPU_ALLOW_GROWTH", "TF_GPU_ALLOCATOR", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS",
+             "KERAS_BACKEND", *JAX_ENV)
 
 
 @dataclass
@@ -54,7 +56,7 @@ class Progress:
 
     def iterations(self) -> int | None:
         try:
-            return int(self.model.optimizer.iterations.numpy())
+            return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
         except Exception:  # no model or optimizer yet: unknown, not zero
             return None
 
@@ -78,6 +80,12 @@ def _choose_data(cfg: RunConfig, has_gpu: bool, progress: Progress) -> tuple[str
 def _optimizer(cfg: RunConfig) -> Any:
     accumulation = cfg.grad_accum if cfg.grad_accum > 1 else None
     return keras.optimizers.Adam(learning_rate=cfg.learning_rate, gradient_accumulation_steps=accumulation)
+
+
+def _backend_version() -> dict[str, str]:
+    """jax_version on the JAX backend (TensorFlow's version is always there: it feeds the data)."""
+    jax = sys.modules.get("jax")
+    return {"jax_version": jax.__version__} if keras.backend.backend() == "jax" and jax is not None else {}
 
 
 def train(cfg: RunConfig, run_dir: Path, log: EventLog, stop: StopFlag, progress: Progress) -> int:
@@ -122,9 +130,11 @@ def train(cfg: RunConfig, run_dir: Path, log: EventLog, stop: StopFlag, progress
         "run_start",
         config=cfg.to_dict(),
         params=int(model.count_params()),
-        devices=describe_devices(),
+        devices=describe_devices(cfg.backend),
+        backend=keras.backend.backend(),
         tf_version=tf.__version__,
         keras_version=keras.__version__,
+        **_backend_version(),
         memory_growth=cfg.memory_growth,
         gpu_memory_limit=setup.gpu_memory_limit,
         dataset={**folder.summary(), "train": len(train_idx), "validation": len(val_idx)},

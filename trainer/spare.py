@@ -41,6 +41,8 @@ from pathlib import Path
 WARM_ENV = "MEMTUI_SPARE_WARM"  # comma-separated modules to import instead of the defaults (tests)
 # What each trainer module imports ahead of time. trainer.run imports TensorFlow,
 # Keras and the trainer's own modules; none of them touches a device at import.
+# Keras imports the backend KERAS_BACKEND names (the spare's environment has the
+# attempt's --backend): with jax, `import jax` and no JAX backend started.
 WARM: dict[str, tuple[str, ...]] = {"trainer": ("tensorflow", "keras", "trainer.run")}
 LOG_FILE = "trainer.log"
 PR_SET_PDEATHSIG = 1
@@ -62,7 +64,15 @@ def warm_modules(module: str) -> tuple[str, ...]:
 
 
 def devices_initialised() -> bool | None:
-    """Whether TensorFlow's eager context exists (it owns the devices); None without TensorFlow."""
+    """Whether TensorFlow's eager context exists (it owns the devices) or, on
+    the JAX backend, JAX started a backend; None without either library."""
+    answers = [_tf_devices_initialised(), _jax_devices_initialised()]
+    if True in answers:
+        return True
+    return None if all(a is None for a in answers) else False
+
+
+def _tf_devices_initialised() -> bool | None:
     if "tensorflow" not in sys.modules:
         return None
     try:
@@ -72,6 +82,17 @@ def devices_initialised() -> bool | None:
         # The handle exists once the eager context is set up; the physical device
         # list once anything listed devices (which runs cuInit on a GPU machine).
         return ctx._context_handle is not None or ctx._physical_devices is not None
+    except Exception:  # a private attribute: unknown rather than wrong
+        return None
+
+
+def _jax_devices_initialised() -> bool | None:
+    if sys.modules.get("jax") is None:
+        return None
+    try:
+        from jax._src import xla_bridge
+
+        return bool(xla_bridge._backends)  # filled when the first device is asked for
     except Exception:  # a private attribute: unknown rather than wrong
         return None
 
@@ -108,6 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.getppid() != parent:  # the reaper died before the line above
         return 0
     started = time.monotonic()
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        from trainer.backends import keep_jax_out
+
+        keep_jax_out()  # as the trainer does on TensorFlow (trainer.memory.prepare_environment)
     for name in warm_modules(module):
         importlib.import_module(name)
     ready = {"pid": os.getpid(), "import_seconds": round(time.monotonic() - started, 3),

@@ -13,6 +13,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from trainer import backends
 from trainer.command import CommandError
 from trainer.config import ConfigError, RunConfig, add_run_arguments, config_from_args, flag
 from tui.kinds.datacheck import check_data_folder
@@ -93,6 +94,8 @@ def resolve_run_config(ns: argparse.Namespace) -> RunConfig:
         # several seconds of TensorFlow start-up (the trainer checks again).
         check_data_folder(config.data)
         config = config.replace(data=str(Path(config.data).expanduser()))
+    if why := backends.missing(config.backend):  # before any trainer starts, as for --data
+        raise ConfigError(why)
     return config
 
 

@@ -55,7 +55,7 @@ GPU_HINT = re.compile(r"device:GPU:\d|/(?:gpu|GPU):\d|_device=\"[^\"]*(?:gpu|GPU
 # --- fatal: XLA and the async allocator -------------------------------------
 
 # (A terminal may wrap "Out" and "of memory" onto two lines.)
-XLA_DEVICE = re.compile(r"(?:[Oo]ut )?of memory (?:while trying to allocate|allocating) (?P<bytes>\d+) bytes")
+XLA_DEVICE = re.compile(r"(?:[Oo]ut )?of memory while trying to allocate (?P<bytes>\d+) bytes")
 # PJRT (JAX, Keras 3 on JAX): "Failed to allocate request for 6.27GiB (6727663616B) on device ordinal 0".
 XLA_REQUEST = re.compile(r"Failed to allocate request for (?P<size>[\d.]+\s?[KMGT]?i?B) \((?P<bytes>\d+)B\)")
 # TPU: "Attempting to allocate 31.06M. That was not possible. There are 58.64M free."
@@ -64,7 +64,11 @@ TPU_NOT_POSSIBLE = re.compile(
     r"That was not possible\. There are (?P<free>[\d.]+[KMGT]?) free")
 # XLA loading a compiled kernel with no device memory left for it.
 CUBIN_OOM = re.compile(r"Failed to load in-memory CUBIN.{0,80}CUDA_ERROR_OUT_OF_MEMORY")
-XLA_HOST = re.compile(r"Out of host memory while trying to allocate (?P<bytes>\d+) bytes")
+# XLA's CPU client (JAX on a CPU, e.g. under an address-space limit) says "Out of
+# memory allocating N bytes." (jaxlib 0.10's libjax_common; its GPU client says
+# "while trying to allocate"): host memory.
+XLA_HOST = re.compile(r"Out of host memory while trying to allocate (?P<bytes>\d+) bytes"
+                      r"|(?:[Oo]ut )?of memory allocating (?P<cpu_bytes>\d+) bytes")
 ASYNC_FAILED = re.compile(r"cuMemAllocAsync failed to allocate (?P<bytes>\d+) bytes")
 ASYNC_ALLOCATOR = re.compile(r"gpu_async_\d+")
 
@@ -151,7 +155,9 @@ KILLED_WORD = re.compile(r"^(?:.*: )?Killed$|^(?:.*:\s+)?\d+\s+[Kk]illed\s+\S")
 # --- which library wrote the log ---------------------------------------------
 
 # (xla/python/ is XLA's Python client, which only JAX loads.)
-JAX_MARKS = re.compile(r"\bjaxlib\b|xla/python/|\bjax[./]_src\b|/jax/|XlaRuntimeError|XLA_PYTHON_CLIENT|\bimport jax\b")
+# jax 0.10 raises jax.errors.JaxRuntimeError (XlaRuntimeError before).
+JAX_MARKS = re.compile(r"\bjaxlib\b|xla/python/|\bjax[./]_src\b|/jax/|XlaRuntimeError|JaxRuntimeError|XLA_PYTHON_CLIENT"
+                       r"|\bimport jax\b|\bjax\.errors\b")
 TORCH_MARKS = re.compile(r"\btorch\.|/torch/|PyTorch|PYTORCH_CUDA_ALLOC_CONF|THCudaCheck")
 TF_MARKS = re.compile(r"tensorflow|ResourceExhaustedError|InvalidArgumentError|bfc_allocator|"
                       r"OOM when allocating tensor|\btf\.keras\b")
@@ -231,7 +237,7 @@ def _classify(line: str) -> Finding | None:
     if m := ASYNC_FAILED.search(line):
         return Finding("async", short, {"requested_bytes": int(m["bytes"]), "allocator": "gpu_async"})
     if m := XLA_HOST.search(line):
-        return Finding("xla-host", short, {"requested_bytes": int(m["bytes"]), "device": "host"})
+        return Finding("xla-host", short, {"requested_bytes": int(m["bytes"] or m["cpu_bytes"]), "device": "host"})
     if m := XLA_DEVICE.search(line):
         return Finding("xla", short, {"requested_bytes": int(m["bytes"])})
     if m := XLA_REQUEST.search(line):

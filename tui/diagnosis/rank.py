@@ -26,7 +26,7 @@ from tui.common.verdict import (
     Remedy,
 )
 from tui.diagnosis.patterns import parse_dims
-from tui.kinds import kind_of
+from tui.kinds import MEMORY_GROWTH, kind_of
 from tui.remedies import table
 from tui.remedies.changes import NoRemedy
 
@@ -61,7 +61,7 @@ def rank(kind: str, details: dict[str, Any], config: RunConfig | None, started: 
     if kind == ASYNC_OOM:
         order.append("async")
     run_kind = kind_of(config) if config is not None else None
-    order = _in_backend_terms(order, details)
+    order = _in_backend_terms(order, details, run_kind is not None and run_kind.allows(MEMORY_GROWTH))
     out: list[Remedy] = []
     for rid in order:
         remedy = _BUILDERS[rid](kind, details, config)
@@ -70,10 +70,14 @@ def rank(kind: str, details: dict[str, Any], config: RunConfig | None, started: 
     return tuple(out)
 
 
-def _in_backend_terms(order: list[str], details: dict[str, Any]) -> list[str]:
+def _in_backend_terms(order: list[str], details: dict[str, Any], sets_growth: bool = False) -> list[str]:
     """JAX's memory growth is no preallocation, its cap a memory fraction;
-    PyTorch has no memory growth to turn on but can expand its segments."""
+    PyTorch has no memory growth to turn on but can expand its segments.
+    `sets_growth`: the run's kind turns growth on itself (the built-in trainer
+    on JAX sets XLA_PYTHON_CLIENT_PREALLOCATE=false), so it stays a remedy."""
     backend = details.get("backend")
+    if backend == "jax" and sets_growth:
+        return order
     if backend == "jax":
         swapped: list[str] = []
         for rid in order:
@@ -142,6 +146,9 @@ def _growth(kind: str, details: dict[str, Any], config: RunConfig | None) -> Rem
         LIBRARY_ERROR: "If the versions match, the handle may still have lacked memory: growth leaves room for it.",
         OTHER_PROCESSES: "With growth on TensorFlow takes only what it needs, so it can share the GPU.",
     }.get(kind, "Without growth TensorFlow reserves the whole GPU at start; growth takes memory as needed.")
+    if details.get("backend") == "jax":
+        why = ("JAX preallocates 75% of the GPU at start; without preallocation it takes memory as needed and "
+               "leaves room for cuDNN and other processes.")
     return _from_table("memory-growth", why, config)
 
 
@@ -208,6 +215,9 @@ def _host_limit(kind: str, details: dict[str, Any], config: RunConfig | None) ->
 def _gpu_cap(kind: str, details: dict[str, Any], config: RunConfig | None) -> Remedy | None:
     if config is None or config.gpu_memory_limit is None:
         return None
+    if config.backend == "jax":
+        return Remedy("gpu-cap", f"raise or remove --gpu-memory-limit (now {config.gpu_memory_limit} MB)",
+                      "JAX was capped below the GPU's size (XLA_PYTHON_CLIENT_MEM_FRACTION, a fraction of its total).")
     return Remedy("gpu-cap", f"raise or remove --gpu-memory-limit (now {config.gpu_memory_limit} MB)",
                   "TensorFlow was capped below the GPU's size.")
 

@@ -8,7 +8,7 @@ fields: a new kind is one `RunKind` here and a way to launch it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from trainer.config import RunConfig
 
@@ -90,10 +90,32 @@ SCRIPT_FIXED_BATCH = {
 
 KINDS: dict[str, RunKind] = {BUILTIN.name: BUILTIN, SCRIPT.name: SCRIPT}
 
+# What a Keras backend takes away from any kind, with the reason (capability -> why).
+# TensorFlow is the reference: the capabilities above are in its terms. On JAX,
+# memory growth is no preallocation and the GPU cap a memory fraction
+# (trainer/backends.py), the batch, precision and accumulation go through Keras
+# as on TensorFlow; only XLA is no switch there.
+BACKEND_CANNOT: dict[str, dict[str, str]] = {
+    "jax": {XLA: "on JAX every training step is compiled by XLA; turning it off runs op by op, slower and "
+                 "with no memory saved"},
+}
+
+
+def on_backend(kind: RunKind, backend: str | None) -> RunKind:
+    """`kind` as it runs on a Keras backend ("tensorflow", "jax"; None: unknown, as declared)."""
+    cannot = BACKEND_CANNOT.get(backend or "", {})
+    if not cannot:
+        return kind
+    return replace(kind, can=kind.can - cannot.keys(), reasons={**kind.reasons, **cannot})
+
 
 def kind_of(config: RunConfig | None) -> RunKind:
-    """The kind a config runs as: the built-in trainer's, or the user's own script
-    (whose batch capability depends on what its fit() was seen to get)."""
+    """The kind a config runs as, on its backend: the built-in trainer's, or the user's
+    own script (whose batch capability depends on what its fit() was seen to get)."""
+    return on_backend(_kind_of(config), getattr(config, "backend", None))
+
+
+def _kind_of(config: RunConfig | None) -> RunKind:
     script = getattr(config, "script", None)
     if script is None:
         return BUILTIN

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from trainer.command import ScriptCommand
-from trainer.config import ConfigError, RunConfig
+from trainer.config import BACKENDS, ConfigError, RunConfig
 from trainer.hookspec import HookSettings, fill_batch_placeholder, launch_env
 
 # The run options that mean something for a script (RunConfig fields); every
@@ -170,6 +170,9 @@ def learn(config: RunConfig, run_start: Mapping[str, Any]) -> RunConfig:
     epochs = run_start.get("epochs")
     if isinstance(epochs, int) and not isinstance(epochs, bool) and 1 <= epochs <= 100_000:
         changes["epochs"] = epochs
+    backend = run_start.get("backend")
+    if backend in BACKENDS:  # the script's own KERAS_BACKEND decides; the remedies follow it
+        changes["backend"] = backend
     model = run_start.get("model")
     new_cmd = replace(cmd, batch_control=control, batch_known=known,
                       model=model if isinstance(model, str) and model else cmd.model)
@@ -198,7 +201,8 @@ def identity(config: RunConfig) -> RunConfig:
     """The config without what was only learned (for "was this already tried?")."""
     if config.script is None:
         return config
-    return config.replace(script=replace(config.script, batch_control="unknown", batch_known=False, model=None))
+    return config.replace(backend="tensorflow",
+                          script=replace(config.script, batch_control="unknown", batch_known=False, model=None))
 
 
 # --- words ---------------------------------------------------------------------------------

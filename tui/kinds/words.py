@@ -12,12 +12,22 @@ from typing import Any
 from trainer.config import RunConfig
 from tui.kinds.script import command_words
 
+# TensorFlow is the default backend and goes unnamed, so the words of the runs
+# that use it stay as they were; another backend is named first, where it cannot
+# be cut off.
+BACKEND_WORDS = {"jax": "JAX"}
+
+
+def _backend(cfg: RunConfig) -> str | None:
+    return BACKEND_WORDS.get(getattr(cfg, "backend", "tensorflow"))
+
 
 def header_words(cfg: RunConfig, width: int | None = None) -> str:
     """The settings that decide memory, in one line (a script's command shortened to `width`)."""
+    on = f"Keras on {name} · " if (name := _backend(cfg)) else ""
     if cfg.script is not None:
-        return _script_header(cfg, width)
-    return (
+        return on + _script_header(cfg, None if width is None else width - len(on))
+    return on + (
         f"model {cfg.model} · batch {cfg.batch_size} · growth {'on' if cfg.memory_growth else 'off'} · "
         f"{'fp16 mixed' if cfg.mixed_precision else 'fp32'} · accum ×{cfg.grad_accum} · "
         f"effective {cfg.effective_batch}"
@@ -28,6 +38,8 @@ def table_words(cfg: RunConfig) -> str:
     """A compact form for the history table: 'small b32 fp32 ×1 growth'."""
     model = _script_model(cfg) if cfg.script is not None else cfg.model
     parts = [model, _batch_tag(cfg), "fp16" if cfg.mixed_precision else "fp32"]
+    if name := _backend(cfg):
+        parts.insert(0, name.lower())
     if cfg.grad_accum > 1:
         parts.append(f"×{cfg.grad_accum}")
     if cfg.memory_growth:
@@ -42,6 +54,8 @@ def tag_words(cfg: RunConfig) -> str:
         cfg.model, f"b{cfg.batch_size}", f"{cfg.image_size}px"]
     if cfg.script is not None and not cfg.script.xla:
         parts.append("no-xla")
+    if name := _backend(cfg):
+        parts.insert(0, name.lower())
     if cfg.memory_growth:
         parts.append("growth")
     if cfg.gpu_memory_limit:
@@ -57,9 +71,11 @@ def tag_words(cfg: RunConfig) -> str:
 
 def sentence_words(cfg: RunConfig) -> str:
     """The settings in a sentence, for headless mode's start line."""
+    on = [f"Keras on {name}"] if (name := _backend(cfg)) else []
     if cfg.script is not None:
-        return _script_sentence(cfg)
+        return ", ".join([*on, _script_sentence(cfg)])
     parts = [
+        *on,
         f"model {cfg.model}",
         f"{cfg.image_size} px",
         f"batch {cfg.batch_size}" + (f" × accumulate {cfg.grad_accum}" if cfg.grad_accum > 1 else ""),

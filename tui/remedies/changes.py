@@ -65,11 +65,17 @@ def double_accumulation(cfg: RunConfig) -> Change:
 
 def toggle_memory_growth(cfg: RunConfig) -> Change:
     """Memory growth on or off. On drops --gpu-memory-limit: TensorFlow
-    refuses both on one GPU."""
-    if cfg.memory_growth:
+    refuses both on one GPU (and on JAX a cap is a preallocated fraction)."""
+    if cfg.backend == "jax":
+        if cfg.memory_growth:
+            return Change(_replace(cfg, memory_growth=False),
+                          "turn memory growth off: JAX preallocates 75% of the GPU at start", "memory-growth")
+        reason = "turn memory growth on (XLA_PYTHON_CLIENT_PREALLOCATE=false): JAX takes GPU memory as it needs it"
+    elif cfg.memory_growth:
         return Change(_replace(cfg, memory_growth=False),
                       "turn memory growth off: TensorFlow reserves the GPU's memory at start", "memory-growth")
-    reason = "turn memory growth on: TensorFlow takes GPU memory as it needs it"
+    else:
+        reason = "turn memory growth on: TensorFlow takes GPU memory as it needs it"
     if cfg.gpu_memory_limit is not None:
         reason += f" (drops the {cfg.gpu_memory_limit} MB GPU memory cap, which cannot be combined with it)"
     return Change(_replace(cfg, memory_growth=True, gpu_memory_limit=None), reason, "memory-growth")

@@ -59,6 +59,7 @@ class RunSummary:
     estimate: int | None = None  # the pre-flight's predicted peak (calibrated when it could be)
     kind: str = "builtin"  # "script": the user's own command (tui.kinds)
     command: str | None = None  # that command, as typed
+    backend: str | None = None  # the Keras backend of the config ("tensorflow", "jax"); None when unreadable
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -254,8 +254,10 @@ class RunDir:
         meta = self.meta()
         live = self.is_live()
         damage = self.damage(live)
+        backend = None
         try:
-            cfg_words = tag_words(self.effective_config())
+            config = self.effective_config()
+            cfg_words, backend = tag_words(config), config.backend
         except ConfigError:
             cfg_words = "?"
         last_step, run_end, step_lines = self._tail_events()
@@ -271,7 +273,7 @@ class RunDir:
             steps=steps, peak_memory=peak, live=live, damaged=damage,
             session=meta.get("session"), attempt=meta.get("attempt"), estimate=estimate_of(meta),
             kind=meta.get("kind") if isinstance(meta.get("kind"), str) else "builtin",
-            command=_command_of(meta),
+            command=_command_of(meta), backend=backend,
         )
 
 

@@ -53,11 +53,12 @@ def free_memory(snapshot: Snapshot | None) -> tuple[int | None, str]:
 
 def _same_shape(a: RunConfig, b: RunConfig) -> bool:
     """Runs whose peak grows the same way with the batch (a user's own script is
-    like nothing else: its model is not the config's)."""
+    like nothing else: its model is not the config's; and on the same backend:
+    XLA's CPU client on JAX holds a whole step's buffers at once)."""
     if a.script is not None or b.script is not None:
         return False
-    return (a.model, a.image_size, a.mixed_precision, a.grad_accum > 1, a.data) == (
-        b.model, b.image_size, b.mixed_precision, b.grad_accum > 1, b.data
+    return (a.model, a.image_size, a.mixed_precision, a.grad_accum > 1, a.data, a.backend) == (
+        b.model, b.image_size, b.mixed_precision, b.grad_accum > 1, b.data, b.backend
     )
 
 

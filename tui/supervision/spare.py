@@ -64,7 +64,14 @@ READY_TIMEOUT_ENV = "MEMTUI_SPARE_READY_TIMEOUT"
 #   on a GPU machine (which GPUs a run uses must not be a guess).
 # - PYTHONPATH, PYTHONHASHSEED, LD_LIBRARY_PATH, LD_PRELOAD, KERAS_BACKEND,
 #   TF_USE_LEGACY_KERAS, TF_XLA_FLAGS: read by the interpreter, the dynamic
-#   loader or at import.
+#   loader or at import. KERAS_BACKEND comes from the config's --backend
+#   (`import_env`): a spare is of one backend, started beside an attempt of
+#   that backend; an attempt of the other starts cold, and `compatible` says so.
+# JAX's XLA_PYTHON_CLIENT_PREALLOCATE and XLA_PYTHON_CLIENT_MEM_FRACTION are
+# not here: JAX reads them when its GPU client starts (jaxlib's
+# generate_pjrt_gpu_plugin_options), at the first use of a device, which in a
+# spare comes after the hand-over (checked: `import keras` on the JAX backend
+# starts no JAX backend).
 # Not here, because they are read when the devices are initialised, which in
 # the spare happens after the hand-over: TF_FORCE_GPU_ALLOW_GROWTH (memory
 # growth; gpu_device.cc) and TF_GPU_ALLOCATOR (gpu_process_state.cc, when the
@@ -84,6 +91,10 @@ def import_env(config: RunConfig | None, environ: Mapping[str, str]) -> dict[str
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     if config is not None and config.host_memory_limit is not None:
         env.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    if config is not None:
+        # The trainer sets KERAS_BACKEND from --backend whatever it inherits: a
+        # spare imports Keras on the backend of the attempt it was started beside.
+        env["KERAS_BACKEND"] = config.backend
     return env
 
 
@@ -177,8 +188,9 @@ class Spare:
         wanted = import_env(config, os.environ)
         for key in sorted(set(wanted) | set(self.imports)):
             if wanted.get(key) != self.imports.get(key):
+                reader = "Keras chooses its backend" if key == "KERAS_BACKEND" else "TensorFlow reads it"
                 return (f"{key} changed ({self.imports.get(key, 'unset')} → {wanted.get(key, 'unset')}), "
-                        "and TensorFlow reads it when it is imported")
+                        f"and {reader} when it is imported")
         return None
 
     def hand_over(self, spare_log: Path | None = None) -> None:

@@ -3,7 +3,7 @@
 Reads the settings (MEMTUI_HOOK), makes sure child processes run without the
 hook (this folder leaves PYTHONPATH, MEMTUI_HOOK leaves the environment),
 writes RUN_DIR/hook.json, and asks for the patches when the script imports
-tensorflow and keras. Imports neither.
+tensorflow, jax and keras. Imports none of them.
 
 Start-up stays small (every hooked process pays it, most of all the ones
 that never train): the event writer, the protocol and the patches load only
@@ -70,6 +70,7 @@ def start(here: str) -> None:
     SETTINGS, OWNER = settings, os.getpid()
     finder = PostImportFinder(_report)
     finder.when_imported("tensorflow", _after_tensorflow)
+    finder.when_imported("jax", _after_jax)
     finder.when_imported("keras", _after_keras)
 
 
@@ -88,6 +89,14 @@ def _after_tensorflow(tf: ModuleType) -> None:
     from _memtui_hook.devices import after_tensorflow
 
     after_tensorflow(tf, state())
+
+
+def _after_jax(jax: ModuleType) -> None:
+    if SETTINGS.gpu_memory_limit is None:
+        return  # the only remedy that needs JAX loaded (growth is the launcher's variable)
+    from _memtui_hook.devices import after_jax
+
+    after_jax(jax, state())
 
 
 def _after_keras(keras: ModuleType) -> None:

@@ -8,8 +8,8 @@ thread, as without memtui; a lock keeps the newest step.
 
 Every hook method is guarded: if memtui's own code fails, the failure is
 reported once and the callback goes quiet for the rest of that fit(); the
-user's training is not touched. A TensorFlow error raised while reading a
-step's results (an OOM under async execution) is the step's, not memtui's:
+user's training is not touched. A TensorFlow or JAX error raised while reading
+a step's results (an OOM under async execution) is the step's, not memtui's:
 it propagates so fit() ends as it would have.
 """
 
@@ -50,6 +50,8 @@ def _from_training(exc: BaseException) -> bool:
     (async execution: an OOM can show up in `float(logs[...])`)."""
     if isinstance(exc, MemoryError):
         return True
+    if type(exc).__module__.split(".")[0] in ("jax", "jaxlib"):
+        return True  # JAX's runtime errors (JaxRuntimeError) surface when a step's result is read
     tf = sys.modules.get("tensorflow")
     return tf is not None and isinstance(exc, tf.errors.OpError)
 
@@ -96,14 +98,17 @@ def callback_class(keras: ModuleType) -> type:
             self._seconds = 0.0
             self._count = 0
             self._last_step = 0
+            self._newest = 0  # the newest step of this epoch seen ending
             self._learned_steps: int | None = None  # an epoch's length, where Keras does not know it
 
         def steps_in_epoch(self) -> int | None:
             return self.params.get("steps") or self._learned_steps
 
         def request_stop(self) -> None:
-            """From the SIGINT handler (main thread): fit ends after the step in progress."""
-            model = getattr(self, "model", None)
+            """From the SIGINT handler (main thread): fit ends after the step in progress.
+            `_model`, not `model`: on JAX that property syncs the training state,
+            which a signal landing mid-step would corrupt (see trainer/events.py)."""
+            model = getattr(self, "_model", None)
             if model is not None:
                 model.stop_training = True
                 self.stopped = True
@@ -123,6 +128,7 @@ def callback_class(keras: ModuleType) -> type:
         def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             self._epoch = epoch
             self._epoch_base = self.state.global_steps
+            self._newest = 0
             self._last_end = time.perf_counter()  # a step's time leaves out the last epoch's validation
 
         @_guarded
@@ -132,8 +138,11 @@ def callback_class(keras: ModuleType) -> type:
             now = time.perf_counter()
             with self._lock:
                 step = batch + 1
-                if self._pending is not None and self._pending[0] > step:
-                    return  # an older step finishing late
+                if step <= self._newest:
+                    # An older step finishing late: Keras' async workers may run the
+                    # ends of two steps out of order, and the newer one already counted.
+                    return
+                self._newest = step
                 self._seconds += now - (self._last_end or now)
                 self._count += 1
                 self._last_end = now

@@ -36,6 +36,8 @@ from _memtui_hook.trainer_files import load
 
 _oom = load("oom")
 OOM_EXIT = load("protocol").ExitCode.OOM
+# The memory settings a run_start shows as the process had them (the remedies' variables among them).
+ENV_SHOWN = ("KERAS_BACKEND", "TF_FORCE_GPU_ALLOW_GROWTH", "TF_GPU_ALLOCATOR", *load("backends").JAX_ENV)
 
 
 def install(keras: ModuleType, state: HookState) -> None:
@@ -211,7 +213,9 @@ def _run_start(keras: ModuleType, state: HookState, model: Any, fit_input: FitIn
         "tf_version": getattr(tf, "__version__", ""),
         "keras_version": keras.__version__,
         "backend": keras.backend.backend(),
-        "memory_growth": os.environ.get("TF_FORCE_GPU_ALLOW_GROWTH") == "true",
+        "memory_growth": os.environ.get("TF_FORCE_GPU_ALLOW_GROWTH") == "true"
+        if keras.backend.backend() != "jax" else os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE") == "false",
+        "env": {k: os.environ[k] for k in ENV_SHOWN if k in os.environ},
         "gpu_memory_limit": state.settings.gpu_memory_limit,
         "dataset": {"input": fit_input.kind},
         "input": fit_input.kind,
@@ -245,8 +249,19 @@ def is_oom(exc: BaseException) -> bool:
     tf = sys.modules.get("tensorflow")
     if tf is not None and isinstance(exc, tf.errors.ResourceExhaustedError):
         return True
-    text = str(exc)
-    return "OOM when allocating" in text or "RESOURCE_EXHAUSTED" in text
+    return bool(_oom.is_oom_text(str(exc)))
+
+
+def _jax_device() -> str | None:
+    """Where a JAX step ran ("GPU:0", "CPU:0"): JAX's out-of-memory texts do not say."""
+    jax = sys.modules.get("jax")
+    keras = sys.modules.get("keras")
+    if jax is None or keras is None or keras.backend.backend() != "jax":
+        return None
+    try:
+        return str(load("memreading").jax_device_name(jax.local_devices()[0]))
+    except Exception:  # the backend may not have started
+        return None
 
 
 def _fit_failed(state: HookState, run: FitRun, exc: BaseException) -> None:
@@ -265,7 +280,7 @@ def _fit_failed(state: HookState, run: FitRun, exc: BaseException) -> None:
                               traceback=frames[-4000:])
             _end(state, run, "error")
             return
-        fields = _oom.parse_oom(str(exc), type(exc).__name__)
+        fields = _oom.parse_oom(str(exc), type(exc).__name__, _jax_device())
         headline = fields["message"][:300]
         state.writer.emit("oom", phase=run.phase, exception=type(exc).__name__, **fields)
         _end(state, run, "oom")

@@ -1,4 +1,4 @@
-"""trainer/protocol.py, oom.py, hookspec.py and memreading.py, loaded by path.
+"""trainer/protocol.py, oom.py, hookspec.py, memreading.py and backends.py, loaded by path.
 
 The boot folder is trainer/scripthook/boot/, so trainer/ is two levels above
 this package. The modules are stdlib-only and registered under private names
