@@ -20,7 +20,7 @@ from trainer.hookspec import BOOT_DIR, HookSettings
 from tui.common.verdict import DEVICE_OOM, FINISHED, HOST_OOM, NOT_OOM, STOPPED
 from tui.diagnosis import diagnose
 from tui.diagnosis.frames import user_frame
-from tui.kinds import BATCH, MODEL_SWITCH, SCRIPT, kind_of
+from tui.kinds import BATCH, MODEL_SWITCH, SCRIPT, XLA, kind_of
 from tui.kinds.script import (
     command_problem,
     command_words,
@@ -69,6 +69,8 @@ BAD = [
     ("find-batch-nothing", ["find-batch", "--"], ("nothing after --",)),
     ("no-xla-without-a-command", ["run", "--headless", "--no-xla"], ("--no-xla", "your own script")),
     ("bad-batch-with-a-command", ["run", "--batch-size", "0", "--", PY, "x.py"], ("--batch-size",)),
+    ("backend-with-a-command", ["run", "--headless", "--backend", "jax", "--", PY, "x.py"],
+     ("--backend", "KERAS_BACKEND=jax")),
 ]
 
 
@@ -126,6 +128,18 @@ def test_a_script_cannot_switch_the_model_and_says_why() -> None:
     assert "your own script builds its own model" in (keyrules.why_not("toggle_model", config) or "")
     for action in ("halve_batch", "toggle_growth", "toggle_precision", "double_accum", "toggle_xla", "find_batch"):
         assert keyrules.check(action, state) is True, action
+
+
+def test_a_script_on_jax_is_known_from_its_fit_and_x_is_greyed_with_the_reason() -> None:
+    before = script_config()
+    assert kind_of(before).allows(XLA), "until fit() says otherwise, the script is taken to run on TensorFlow"
+    config = fit(before, batch_size=64, batch_control="arrays", model="mine", backend="jax")
+    assert config.backend == "jax" and "JAX" in header_words(config, 80)
+    state = KeyState(config=config, run_state="oom", controls=True, has_recovery=True)
+    assert keyrules.check("toggle_xla", state) is None
+    assert "on JAX every training step is compiled by XLA" in (keyrules.why_not("toggle_xla", config) or "")
+    assert keyrules.check("toggle_growth", state) is True, "memory growth means no preallocation on JAX"
+    assert fit(before, backend="theano").backend == "tensorflow", "an unknown backend is not taken"
 
 
 def test_the_batch_can_be_changed_only_where_fit_lets_memtui_set_it() -> None:

@@ -106,6 +106,9 @@ def script_config(ns: argparse.Namespace, base: RunConfig, config: RunConfig, co
     for f in fields(RunConfig):
         if f.name == "script" or f.name in SCRIPT_OPTIONS:
             continue
+        if getattr(ns, f.name, None) is not None and f.name == "backend":
+            raise ConfigError("--backend applies to the built-in trainer only: your script runs on the Keras backend "
+                              "it chooses itself, e.g. KERAS_BACKEND=jax memtui -- python train.py")
         if getattr(ns, f.name, None) is not None:
             raise ConfigError(f"{flag(f.name)} applies to the built-in trainer only, not to your own command; "
                               "give your script its own options after --")
