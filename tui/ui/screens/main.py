@@ -219,7 +219,8 @@ class MainScreen(Screen[None]):
 
     def attempt_started(self, info: AttemptInfo) -> None:
         self.last_step = None
-        self.memory.mark_relaunch()
+        if any(not key.startswith("p") for key in self.history.row_keys):  # an earlier attempt (probes aside)
+            self.memory.mark_relaunch()
         self.plot_data.attempt_started(info.number, info.started, limit_of(info.config))
         self.verdict.show(None)
         self.steplog.show_newest(None)
