@@ -74,6 +74,31 @@ def test_the_session_plots_read_steps_epochs_relaunches_and_endings() -> None:
     assert data.tf and data.peak and data.limit == (512 * MIB, "TF cap")
 
 
+def test_a_reading_that_comes_late_never_sends_the_line_back_in_time() -> None:
+    s = Series()
+    for x, y in ((1.0, 10.0), (2.0, 20.0), (1.5, 90.0), (3.0, 30.0)):
+        s.add(x, y)
+    assert s.xs == sorted(s.xs) == [1.0, 2.0, 3.0]
+    assert s.ys == [10.0, 90.0, 30.0], "the late reading joins the newest bucket (memory keeps its max)"
+
+
+def test_a_live_cpu_run_plots_the_samplers_rss_not_each_steps_own_reading_too() -> None:
+    """Two readings of one process at different moments made the line jitter between them."""
+    data = SessionPlots()
+    data.attempt_started(1, T0, None)
+    for i in range(10):
+        snap = cpu_snapshot(T0 + i)
+        data.snapshot(snap.__class__(**{**snap.__dict__, "trainer": snap.trainer.__class__((1,), 600 * MIB, 90.0)}))
+        data.event(event("step", t=T0 + i + 0.5, epoch=1, step=i + 1, loss=1.0, batch_size=8, step_seconds=0.1,
+                         examples_per_second=80.0, memory={"rss": 12 * MIB}))
+    assert set(data.run.ys) == {600 * MIB}
+    replayed = SessionPlots()  # attach: no sampler reading of the past, the steps' own are all there is
+    replayed.attempt_started(1, T0, None)
+    replayed.event(event("step", t=T0, epoch=1, step=1, loss=1.0, batch_size=8, step_seconds=0.1,
+                         examples_per_second=80.0, memory={"rss": 12 * MIB}))
+    assert replayed.run.ys == [12 * MIB]
+
+
 # --- the drawing ------------------------------------------------------------------
 
 

@@ -40,6 +40,11 @@ class Series:
 
     def add(self, x: float, y: float, tag: int = 0) -> None:
         xs = self.xs
+        if xs and x < xs[-1]:
+            # Older than what is drawn (a reading that came late): a line cannot go back
+            # in time, so it joins the newest bucket rather than zigzag across the plot.
+            self._merge_last(y, 1)
+            return
         if xs and self.tags[-1] == tag and xs[-1] <= x < xs[-1] + self.width:
             self._merge_last(y, 1)
             return
@@ -119,6 +124,7 @@ class SessionPlots:
         # Bumped on every change, one for each plot: a chart redraws when its own moved.
         self.memory_version = 0
         self.learning_version = 0
+        self._sampled_rss = False  # the sampler reads the trainer's RSS (a CPU-only host, live)
 
     # --- fed by the screen ----------------------------------------------------
 
@@ -137,6 +143,7 @@ class SessionPlots:
             self.gpu = False
             self.total = snap.host.total_bytes
             if snap.trainer is not None:
+                self._sampled_rss = True
                 self.run.add(snap.t, snap.trainer.rss_bytes, self.attempt)
             self.others.add(snap.t, snap.host.used_bytes, self.attempt)
         self.memory_version += 1
@@ -174,7 +181,9 @@ class SessionPlots:
                 self._next_memory = event.t + MEMORY_SECONDS
                 current, peak, label = tf_memory(event.memory)
                 if label == "RSS":  # a CPU-only trainer reports its RSS: the run's own memory
-                    if current is not None:
+                    # Only where no sampler reads it (a replayed run): the two readings of one
+                    # process, taken at different moments, would make the line jitter.
+                    if current is not None and not self._sampled_rss:
                         self.run.add(event.t, current, tag)
                 else:
                     if current is not None:
