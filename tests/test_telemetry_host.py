@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import psutil
 import pytest
 
 from tests.treeproc import MIB, start_tree, stop_tree
+from tests.waiting import wait_until
 from tui.telemetry.host import ProcessTree, read_host_memory
 from tui.telemetry.sampler import read_once
 
@@ -61,6 +63,34 @@ def test_a_tree_whose_root_ended_is_no_longer_a_live_run(tmp_path: Path) -> None
     stop_tree(proc)
 
     assert watched.sample() is None
+
+
+def test_a_child_started_after_the_first_sample_is_counted_at_the_next(tmp_path: Path) -> None:
+    """The reaper starts the trainer a moment after memtui starts watching the reaper."""
+    flag = tmp_path / "go"
+    code = ("import os, subprocess, sys, time\n"
+            f"while not os.path.exists({str(flag)!r}): time.sleep(0.01)\n"
+            "subprocess.run([sys.executable, '-c', 'x = bytearray(64 << 20); import time; time.sleep(60)'])\n")
+    root = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        watched = ProcessTree(root.pid)  # the default rescan interval: seconds
+        first = watched.sample()
+        assert first is not None and first.pids == (root.pid,)
+        flag.write_text("")
+        wait_until(lambda: len(root_children(root.pid)) == 1, what="the child")
+        child = root_children(root.pid)[0]
+        wait_until(lambda: child.memory_info().rss > 64 * MIB, what="the child's memory")
+        second = watched.sample()
+        assert second is not None and child.pid in second.pids and second.rss_bytes > 64 * MIB
+    finally:
+        for proc in root_children(root.pid):
+            proc.kill()
+        root.kill()
+        root.wait()
+
+
+def root_children(pid: int) -> list[psutil.Process]:
+    return psutil.Process(pid).children()
 
 
 def test_host_memory_matches_proc_meminfo() -> None:

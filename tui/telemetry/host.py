@@ -62,7 +62,10 @@ class ProcessTree:
         if not self.alive():
             self._procs = {}
             return None
-        if time.monotonic() - self._last_scan >= self.rescan_every:
+        # A root alone is a reaper whose trainer is still starting: look for it at every
+        # sample, or the first seconds would show the reaper's 12 MiB as the run's memory
+        # (all a run that runs out of memory at start-up would ever show).
+        if time.monotonic() - self._last_scan >= self.rescan_every or len(self._procs) < 2:
             self._rescan()
         rss = 0
         cpu = 0.0
