@@ -60,3 +60,8 @@ def format_percent(part: int | None, whole: int | None) -> str:
 def format_loss(loss: float | None, digits: int = 4) -> str:
     """A loss for people; the protocol sends NaN/inf losses as null."""
     return "nan" if loss is None else f"{loss:.{digits}f}"
+
+
+def step_count(n: int) -> str:
+    """`1 step`, `3760 steps`."""
+    return f"{n} step" if n == 1 else f"{n} steps"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from trainer.config import RunConfig
 from trainer.protocol import Error, Event, ExitCode, Oom, RunEnd, RunStart, Step
+from tui.common.units import step_count
 from tui.common.verdict import (
     FINISHED,
     HOST_OOM,
@@ -149,7 +150,7 @@ def diagnose(
     who = "script" if script else "trainer"
     # A script goes on after a stopped fit() and may exit 0: its run_end says it was stopped.
     if (exit_code == ExitCode.FINISHED and status != "stopped") or (exit_code is None and status == "finished"):
-        steps = f" after {facts.end.steps} steps" if facts.end is not None else ""
+        steps = f" after {step_count(facts.end.steps)}" if facts.end is not None else ""
         if script and not facts.saw_fit:
             return _verdict(FINISHED, "The command finished (exit 0); no Keras fit() was seen, so it reported "
                             "no steps.", facts)

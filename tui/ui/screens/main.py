@@ -18,6 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 
 from trainer.protocol import Epoch, Error, Event, Oom, RunEnd, RunStart, Step
+from tui.common.units import step_count
 from tui.common.verdict import Verdict
 from tui.kinds.words import fit_start_words
 from tui.telemetry.snapshot import Snapshot
@@ -60,7 +61,7 @@ def event_line(event: Event) -> str | None:
         return f"✗ {event.exception}: {event.message[:200]}"
     if isinstance(event, RunEnd):
         peak = f", peak {nbytes(event.peak_memory)}" if event.peak_memory else ""
-        return f"── run ended: {event.status} after {event.steps} steps{peak}"
+        return f"── run ended: {event.status} after {step_count(event.steps)}{peak}"
     return None
 
 
