@@ -261,6 +261,15 @@ def test_a_crashing_script_is_crashed_with_its_own_file_and_line() -> None:
     assert usage.summary.startswith("The script exited with code 2")
 
 
+def test_a_script_that_ran_the_host_out_of_memory_is_called_your_script_not_the_trainer() -> None:
+    tail = "terminate called after throwing an instance of 'std::bad_alloc'\n  what():  std::bad_alloc\n"
+    verdict = diagnose(exit_code=-6, log_tail=tail, config=script_config(host_memory_limit=3584))
+    assert verdict.kind == HOST_OOM
+    assert verdict.summary.startswith("Your script aborted with std::bad_alloc"), verdict.summary
+    builtin = diagnose(exit_code=-6, log_tail=tail, config=RunConfig(host_memory_limit=3584))
+    assert builtin.summary.startswith("The trainer aborted with std::bad_alloc")
+
+
 def test_a_script_stopped_by_the_user_may_exit_0_and_is_still_stopped() -> None:
     from trainer.protocol import decode, encode
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import signal as _signal
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from trainer.config import RunConfig
@@ -132,7 +132,25 @@ def diagnose(
     peak_rss: int | None = None,
     host_total: int | None = None,
 ) -> Verdict:
-    """How the attempt ended, why, and what to try, ranked for this case."""
+    """How the attempt ended, why, and what to try, ranked for this case, in words
+    that name what ran ("your script" for the user's own command)."""
+    verdict = _diagnose(exit_code=exit_code, log_tail=log_tail, events=events, config=config, baseline=baseline,
+                        peak_rss=peak_rss, host_total=host_total)
+    if getattr(config, "script", None) is not None and verdict.summary.startswith("The trainer "):
+        return replace(verdict, summary="Your script " + verdict.summary.removeprefix("The trainer "))
+    return verdict
+
+
+def _diagnose(
+    *,
+    exit_code: int | None,
+    log_tail: str,
+    events: Sequence[Event] = (),
+    config: RunConfig | None = None,
+    baseline: Snapshot | None = None,
+    peak_rss: int | None = None,
+    host_total: int | None = None,
+) -> Verdict:
     facts = _facts(log_tail, events)
     baseline = _as_snapshot(baseline)
     sig = signal_of(exit_code)
