@@ -50,5 +50,6 @@ async def test_escape_cancels_the_search_and_nothing_is_relaunched(script: Any, 
         await pilot.press("escape")
         await wait_for(pilot, lambda: not app.searching, "the search to end")
         assert "cancelled; nothing was relaunched" in log_text(app)
+        assert table.get_row("p1")[2] == "cancelled", "a cancelled probe does not stay 'probing'"
         assert app.attempt is not None and app.attempt.number == 1
         assert app.check_action("cancel_search", ()) is None

@@ -110,6 +110,8 @@ CASES = [
     Case("unknown-theme", lambda tmp: ["--theme", "nosuch"], ("theme", "nosuch")),
     Case("toml-syntax", toml("batch_size = = 3\n"), ("toml",)),
     Case("toml-unknown-key", toml("batch = 3\n"), ("unknown key", "batch")),
+    Case("toml-script-table", toml("[script]\nargv = [\"python\", \"t.py\"]\nworkdir = \"/tmp\"\n"),
+         ("not a setting", "after --")),
     Case("toml-wrong-type", toml('batch_size = "big"\n'), ("batch_size", "big")),
     Case("toml-bad-value", toml("batch_size = 0\n"), ("--batch-size", "0")),
     Case("toml-missing", lambda tmp: ["run", "--config", str(tmp / "nope.toml")], ("nope.toml", "does not exist")),

@@ -8,6 +8,7 @@ Fast: nothing here imports JAX or TensorFlow (test_jax_backend.py runs them).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import types
@@ -234,3 +235,36 @@ def test_a_jax_attempt_never_gets_a_tensorflow_spare(tmp_path: Path, monkeypatch
     assert not info.spare
     assert info.cold_reason == ("KERAS_BACKEND changed (tensorflow → jax), and Keras chooses its backend when it "
                                 "is imported")
+
+
+PICK_JAX_PROBE = """
+import json, os, sys
+from types import SimpleNamespace
+from _memtui_hook import devices
+state = SimpleNamespace(settings=SimpleNamespace(gpu_memory_limit=1000, gpu_memory_fraction=None,
+                                                 memory_growth=False), notes=[])
+devices.after_jax(None, state)
+print(json.dumps({"notes": state.notes, "fraction": os.environ.get("XLA_PYTHON_CLIENT_MEM_FRACTION")}))
+"""
+
+
+@pytest.mark.parametrize(("how", "on_jax"), [("env-tensorflow", False), ("keras-json-tensorflow", False),
+                                             ("keras-json-jax", True), ("env-jax", True)])
+def test_the_hooks_jax_cap_acts_only_when_keras_will_pick_jax(tmp_path: Path, how: str, on_jax: bool) -> None:
+    """TensorFlow imports JAX when it is installed: a TensorFlow script's cap must stay TensorFlow's."""
+    from trainer.hookspec import BOOT_DIR
+
+    home = tmp_path / "keras"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "MEMTUI_HOOK")}
+    env.update(PYTHONPATH=str(BOOT_DIR), KERAS_HOME=str(home))
+    source, backend = how.rsplit("-", 1)
+    if source == "env":
+        env["KERAS_BACKEND"] = backend
+    else:
+        (home / "keras.json").write_text(json.dumps({"backend": backend}))
+    done = subprocess.run([sys.executable, "-c", PICK_JAX_PROBE], env=env, capture_output=True, text=True,
+                          timeout=60, check=True)
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    acted = bool(seen["notes"]) or seen["fraction"] is not None
+    assert acted == on_jax, seen

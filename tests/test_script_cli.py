@@ -111,6 +111,7 @@ def test_the_commands_that_exist_and_the_ones_that_do_not(tmp_path: Path) -> Non
     assert command_problem(["sh", "-c", "true"], tmp_path, env) is None
     assert hook_blocked([PY, "-I", "train.py"]) == "-I"
     assert hook_blocked([PY, "-u", "train.py", "-E"]) is None  # the script's own option
+    assert hook_blocked([PY, "-W", "ignore", "-I", "train.py"]) == "-I"  # after an option's value
     assert hook_blocked(["sh", "-E"]) is None
 
 

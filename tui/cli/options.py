@@ -75,6 +75,9 @@ def load_toml_config(path: str | Path) -> RunConfig:
     # Accept either top-level keys or a [run] table, so one file can hold more later.
     if set(data) == {"run"} and isinstance(data["run"], dict):
         data = data["run"]
+    if "script" in data:  # what a run folder records, not a setting: the command goes after --
+        raise ConfigError(f"--config: {path}: 'script' is not a setting; give your command after --, "
+                          "e.g. memtui --config run.toml -- python train.py")
     return RunConfig.from_mapping(data, source=str(path))
 
 

@@ -96,9 +96,16 @@ def hook_blocked(argv: Sequence[str]) -> str | None:
     """The Python option that keeps the hook out (it ignores PYTHONPATH or site), if any."""
     if not is_python(argv[0]):
         return None
+    skip = False
     for arg in argv[1:]:
+        if skip:  # the value of the option before (`-W ignore`)
+            skip = False
+            continue
         if not arg.startswith("-") or arg.startswith(("-m", "-c")) or arg == "-":
             return None
+        if arg in _PY_VALUE_OPTIONS:
+            skip = True
+            continue
         if arg.startswith("--"):
             continue
         for letter in ("I", "E", "S"):

@@ -171,12 +171,15 @@ class KeyedApp(App[int]):
         base = self._probes_shown
         cancel = self._search_cancel
         last: list[ProbeReport] = []
+        running: dict[int, int] = {}  # the probe started and not yet reported: index -> batch
 
         def say(line: str) -> None:
             self.call_from_thread(self.main.log_line, line)
 
         def started(index: int, batch: int) -> None:
             self._probes_shown = base + index
+            running.clear()
+            running[index] = batch
             open_range = f" · still open {last[-1].lo}–{last[-1].hi}" if last and last[-1].lo <= last[-1].hi else ""
             eta = (f" · ≤{last[-1].probes_left} more, ETA {duration(last[-1].eta_seconds)}"
                    if last and last[-1].eta_seconds is not None else "")
@@ -186,6 +189,7 @@ class KeyedApp(App[int]):
             say(f"   probe {index}: batch {batch}…")
 
         def probed(report: ProbeReport) -> None:
+            running.clear()
             last.append(report)
             outcome = "fits" if report.fits else "✗ out of memory"
             self.call_from_thread(self._search_progress, None,
@@ -204,6 +208,10 @@ class KeyedApp(App[int]):
             say(f"✗ find batch: {exc}")
             return
         finally:
+            # A probe that never reported (cancelled, failed, an error) must not stay "probing".
+            for index, batch in running.items():
+                ended = "cancelled" if cancel is not None and cancel.is_set() else "✗ failed"
+                self.call_from_thread(self._search_progress, None, (base + index, batch, ended, None, None))
             self.call_from_thread(self._search_ended)
         new = result.launch_config(cfg)
         if new is None:

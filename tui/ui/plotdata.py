@@ -42,8 +42,10 @@ class Series:
         xs = self.xs
         if xs and x < xs[-1]:
             # Older than what is drawn (a reading that came late): a line cannot go back
-            # in time, so it joins the newest bucket rather than zigzag across the plot.
-            self._merge_last(y, 1)
+            # in time, so it joins the newest bucket rather than zigzag across the plot;
+            # one of an attempt already over is dropped (it would spike the new one's start).
+            if self.tags[-1] == tag:
+                self._merge_last(y, 1)
             return
         if xs and self.tags[-1] == tag and xs[-1] <= x < xs[-1] + self.width:
             self._merge_last(y, 1)

@@ -15,6 +15,7 @@ model. All record what they could not do as notes for run_start.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from types import ModuleType
@@ -27,7 +28,16 @@ _backends = trainer_files.load("backends")
 
 
 def _on_jax() -> bool:
-    return os.environ.get(_backends.KERAS_BACKEND) == "jax"
+    """Whether Keras will pick JAX: KERAS_BACKEND, else keras.json as Keras reads it."""
+    backend = os.environ.get(_backends.KERAS_BACKEND)
+    if backend is None:
+        home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+        try:
+            with open(os.path.join(home, "keras.json"), encoding="utf-8") as fh:
+                backend = json.load(fh).get("backend")
+        except (OSError, ValueError, AttributeError):
+            backend = None
+    return backend == "jax"
 
 
 def after_tensorflow(tf: ModuleType, state: HookState) -> None:
@@ -45,6 +55,8 @@ def after_tensorflow(tf: ModuleType, state: HookState) -> None:
 
 
 def after_jax(jax: ModuleType, state: HookState) -> None:
+    if not _on_jax():
+        return  # TensorFlow imports JAX when it is installed: the cap is TensorFlow's then (after_tensorflow)
     settings = state.settings
     limit = settings.gpu_memory_limit
     if limit is None or settings.gpu_memory_fraction is not None:
