@@ -99,7 +99,11 @@ def test_the_trainer_sets_the_backend_and_its_variables_before_importing(monkeyp
     from trainer import memory
 
     for name in ("KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL", "TF_FORCE_GPU_ALLOW_GROWTH", *backends.JAX_ENV):
-        monkeypatch.delenv(name, raising=False)  # and restored afterwards
+        # setenv first, so monkeypatch records the variable's state and removes what the
+        # trainer sets here afterwards (a delenv of an unset variable records nothing, and
+        # the cap's fraction leaked into later tests of the same worker)
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     monkeypatch.setenv("KERAS_BACKEND", "torch")  # inherited: the flag decides
     kept_out: list[bool] = []  # (the real one would keep JAX out of this test process too)
     monkeypatch.setattr(backends, "keep_jax_out", lambda: kept_out.append(True))
@@ -256,7 +260,8 @@ def test_the_hooks_jax_cap_acts_only_when_keras_will_pick_jax(tmp_path: Path, ho
 
     home = tmp_path / "keras"
     home.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "MEMTUI_HOOK")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("KERAS_BACKEND", "MEMTUI_HOOK", *backends.JAX_ENV)}
     env.update(PYTHONPATH=str(BOOT_DIR), KERAS_HOME=str(home))
     source, backend = how.rsplit("-", 1)
     if source == "env":
