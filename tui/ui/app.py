@@ -151,6 +151,8 @@ class MemtuiApp(KeyedApp):
             note = f"memtui: {name}; run {info.run_id} goes on (memtui attach)"
         else:
             note = f"memtui: {name}: exited"
+        if signum == signal.SIGHUP:
+            _exit_soon_after_hangup(128 + signum)
         self.exit(128 + signum, return_code=128 + signum, message=note)
 
     def on_unmount(self) -> None:
@@ -320,3 +322,20 @@ class MemtuiApp(KeyedApp):
         for k in KEYS:
             if keyrules.check(k.action, state) is True:
                 yield SystemCommand(f"{k.label} ({k.key})", k.description, lambda a=k.action: self.run_action(a))
+
+
+HANGUP_GRACE = 10.0  # seconds a closed terminal's memtui has to shut down before it leaves anyway
+
+
+def _exit_soon_after_hangup(code: int) -> None:
+    """Leave after HANGUP_GRACE even if shutting down hangs. Seen under load (py-spy): the
+    main thread blocked in Textual's WriterThread.stop (Queue.put on a full queue) after the
+    terminal went away, so memtui lingered holding the run's control lock and `memtui
+    attach` stayed read-only. Everything that matters is on disk and the run lives in its
+    own session; nothing can be drawn on a terminal that is gone."""
+
+    def leave() -> None:
+        time.sleep(HANGUP_GRACE)
+        os._exit(code)
+
+    threading.Thread(target=leave, name="hangup-exit", daemon=True).start()
