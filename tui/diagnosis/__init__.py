@@ -9,11 +9,13 @@ never make an OOM verdict on their own.
 
 from __future__ import annotations
 
+import functools
 import re
 import signal as _signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import ParamSpec
 
 from trainer.config import RunConfig
 from trainer.protocol import Error, Event, ExitCode, Oom, RunEnd, RunStart, Step
@@ -122,6 +124,24 @@ def _facts(log_tail: str, events: Sequence[Event]) -> _Facts:
     return _Facts(scan(text), oom, error, end, last_step, started, saw_start)
 
 
+P = ParamSpec("P")
+
+
+def _names_what_ran(diagnosis: Callable[P, Verdict]) -> Callable[P, Verdict]:
+    """The verdict's words name what ran: "Your script ..." for the user's own command,
+    where the shared sentences say "The trainer ..."."""
+
+    @functools.wraps(diagnosis)
+    def named(*args: P.args, **kwargs: P.kwargs) -> Verdict:
+        verdict = diagnosis(*args, **kwargs)
+        if getattr(kwargs.get("config"), "script", None) is not None and verdict.summary.startswith("The trainer "):
+            return replace(verdict, summary="Your script " + verdict.summary.removeprefix("The trainer "))
+        return verdict
+
+    return named
+
+
+@_names_what_ran
 def diagnose(
     *,
     exit_code: int | None,
@@ -132,25 +152,7 @@ def diagnose(
     peak_rss: int | None = None,
     host_total: int | None = None,
 ) -> Verdict:
-    """How the attempt ended, why, and what to try, ranked for this case, in words
-    that name what ran ("your script" for the user's own command)."""
-    verdict = _diagnose(exit_code=exit_code, log_tail=log_tail, events=events, config=config, baseline=baseline,
-                        peak_rss=peak_rss, host_total=host_total)
-    if getattr(config, "script", None) is not None and verdict.summary.startswith("The trainer "):
-        return replace(verdict, summary="Your script " + verdict.summary.removeprefix("The trainer "))
-    return verdict
-
-
-def _diagnose(
-    *,
-    exit_code: int | None,
-    log_tail: str,
-    events: Sequence[Event] = (),
-    config: RunConfig | None = None,
-    baseline: Snapshot | None = None,
-    peak_rss: int | None = None,
-    host_total: int | None = None,
-) -> Verdict:
+    """How the attempt ended, why, and what to try, ranked for this case."""
     facts = _facts(log_tail, events)
     baseline = _as_snapshot(baseline)
     sig = signal_of(exit_code)
