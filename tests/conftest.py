@@ -27,6 +27,8 @@ from typing import Any
 import psutil
 import pytest
 
+from tests.tmuxdrive import Tmux
+
 
 @pytest.fixture(autouse=True)
 def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -71,3 +73,11 @@ def script(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
         monkeypatch.setenv("STAND_IN_SCRIPT", json.dumps(keys))
 
     return use
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    """A private tmux server at 80x24 (a test file may override it with another size)."""
+    t = Tmux(tmp_path, width=80, height=24)
+    yield t
+    t.kill()

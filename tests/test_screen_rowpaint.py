@@ -19,7 +19,7 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -30,13 +30,6 @@ from tests.tmuxdrive import Tmux
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
 NEWEST = re.compile(r"newest e(\d+) (\d+)/")
-
-
-@pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[Tmux]:
-    t = Tmux(tmp_path, width=80, height=24)
-    yield t
-    t.kill()
 
 
 def start(tmux: Tmux, tmp_path: Path, **env: str) -> str:

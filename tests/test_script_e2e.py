@@ -9,7 +9,6 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,13 +17,6 @@ from tests.tmuxdrive import Tmux, trainer_processes
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.e2e, pytest.mark.tf]
-
-
-@pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[Tmux]:
-    t = Tmux(tmp_path, width=80, height=24)
-    yield t
-    t.kill()
 
 
 def test_script_steps_b_halves_its_batch_s_stops_q_quits_and_nothing_is_left(tmux: Tmux, tmp_path: Path) -> None:
