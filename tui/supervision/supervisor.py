@@ -7,15 +7,9 @@ the run goes on; a later `attach` replays `RUN/events.jsonl` and follows it.
 
 A relaunch (every launch after the first) goes to the warm spare when one is
 ready (tui/supervision/spare.py): a reaper and trainer started ahead of time,
-TensorFlow imported, no device touched. A new spare is prepared after a cold
-attempt's run_start (its own imports and model are done, so a spare is ready
-when its first step runs out of memory, the usual moment), and right after a
-hand-over to the spare (the warm attempt imports nothing, and a chain of
-relaunches that each run out of memory at their first step needs the next
-spare importing already); `spare_early` does it after every launch. No spare under
-`spare=False` (--no-spare) or after a host OOM without --host-memory-limit (the
-spare itself takes hundreds of MiB of RAM); an attempt that cannot use the
-spare starts cold and a SupervisorProblem says why.
+TensorFlow imported, no device touched. When one is prepared, and when there
+is none, is `SpareKeeper`'s (tui/supervision/sparekeeper.py); an attempt that
+cannot use the spare starts cold and a SupervisorProblem says why.
 
 Everything the supervisor has to say goes to `sink` as frozen notices
 (`tui.supervision.attempt`), in order. By default they come from one background dispatcher
@@ -41,12 +35,11 @@ from pathlib import Path
 from typing import Any
 
 from trainer.config import RunConfig
-from trainer.protocol import RunStart, Step
 from tui.common import procctl
-from tui.common.verdict import HOST_OOM, Verdict
+from tui.common.verdict import Verdict
 from tui.kinds.script import launch_spec
 from tui.runs.folder import RunDir
-from tui.runs.store import RunStore, new_run_id
+from tui.runs.store import RunStore
 from tui.supervision.attempt import (
     AttemptEnded,
     AttemptInfo,
@@ -56,7 +49,8 @@ from tui.supervision.attempt import (
     SupervisorProblem,
     now,
 )
-from tui.supervision.spare import Spare, ready_timeout
+from tui.supervision.spare import Spare
+from tui.supervision.sparekeeper import SpareKeeper
 from tui.supervision.watch import Watched, try_lock
 
 __all__ = ["AttachError", "AttemptEnded", "AttemptInfo", "AttemptStarted", "EventBatch", "Notice", "Supervisor",
@@ -64,8 +58,6 @@ __all__ = ["AttachError", "AttemptEnded", "AttemptInfo", "AttemptStarted", "Even
 
 MODULE_ENV = "MEMTUI_TRAINER_MODULE"
 REAPER_GRACE = 2.0  # seconds for the reaper to record a SIGKILLed trainer
-SCRIPT_COLD = ("your own command starts afresh each attempt: the warm spare is a built-in trainer with "
-               "TensorFlow imported, of no use to your script")
 
 
 class AttachError(Exception):
@@ -94,14 +86,8 @@ class Supervisor:
             self._dispatcher = threading.Thread(target=self._dispatch, name="supervisor-notices", daemon=True)
             self._dispatcher.start()
         self._closed = False
-        self.spare_enabled = spare
-        self.spare_early = spare_early
-        self.spare_ready_timeout = ready_timeout() if spare_ready_timeout is None else spare_ready_timeout
-        self._spare: Spare | None = None
-        self._spare_lock = threading.Lock()
-        self._spare_wanted = False  # a spare is being prepared
-        self._host_oom = False  # the last ending was a host OOM: no spare beside the next attempt
-        self._stopped_by_hand = False  # the last ending was a stop by hand: the spare was let go
+        self.spares = SpareKeeper(store, self.trainer_module, self._emit, enabled=spare, early=spare_early,
+                                  ready_seconds=spare_ready_timeout)
         self._launches = 0
         self._said_script_cold = False
 
@@ -110,14 +96,9 @@ class Supervisor:
     def _emit(self, notice: Notice) -> None:
         if isinstance(notice, AttemptEnded):
             self._ended.append(notice.attempt)
-            self._after_end(notice)
-        elif (isinstance(notice, EventBatch) and self._spare is None and not self._spare_wanted
-              and not notice.attempt.read_only
-              and any(isinstance(e, Step if notice.attempt.spare else (RunStart, Step)) for e in notice.events)):
-            # Once the attempt's start-up is done, so the spare's import does not slow it: a
-            # warm attempt's first step (recovery time is measured to it); a cold attempt's
-            # run_start (imports and model built), so a spare is ready when its first step OOMs.
-            self._prepare_spare_soon(notice.attempt)
+            self.spares.ended(notice, relaunching=self._launching.locked())
+        elif isinstance(notice, EventBatch):
+            self.spares.seen(notice)
         if self._dispatcher is not None:
             self._queue.put(notice)
             return
@@ -163,8 +144,7 @@ class Supervisor:
                 config = config.replace(backup_dir=str(self.store.backup_dir(self.session)))
             baseline = self.sampler.take_baseline() if self.sampler is not None else None
             number = self._next_number()
-            spare, cold = self._claim_spare(config)
-            self._stopped_by_hand = False
+            spare, cold = self.spares.claim(config, self._launches)
             run = None
             if spare is not None:
                 try:
@@ -197,7 +177,7 @@ class Supervisor:
             info = AttemptInfo(number=number, run_id=run.id, run_dir=run.path, config=config, reason=reason,
                                state="starting", started=now(), spare=spare is not None,
                                cold_reason=None if spare is not None else cold)
-            if cold is not None and self._launches > 0 and self.spare_enabled and not (
+            if cold is not None and self._launches > 0 and self.spares.enabled and not (
                     config.script is not None and self._said_script_cold):
                 self._emit(SupervisorProblem(f"attempt {number} starts cold, without the warm spare: {cold}"))
                 self._said_script_cold = config.script is not None  # said once for a script: it never changes
@@ -206,103 +186,19 @@ class Supervisor:
                               diagnose=self._diagnose, baseline=baseline)
             self._current = watched
             watched.start()
-            if self.spare_early or spare is not None:
-                # After a hand-over the next spare starts at once: a relaunch that runs out of
-                # memory at its first step (the usual moment) must find one importing already.
-                self._prepare_spare_soon(info)
+            self.spares.launched(info)
             return info
 
     # --- the warm spare ----------------------------------------------------
 
-    def _claim_spare(self, config: RunConfig) -> tuple[Spare | None, str | None]:
-        """The ready spare for `config`, or None and why the attempt starts cold."""
-        with self._spare_lock:
-            spare, self._spare = self._spare, None
-        if not self.spare_enabled:
-            return None, "--no-spare"
-        if config.script is not None:
-            if spare is not None:
-                spare.discard()
-            return None, SCRIPT_COLD
-        if self._host_oom:
-            if spare is not None:
-                spare.discard()
-            return None, ("the last attempt ran the host out of memory, and a spare takes hundreds of MiB "
-                          "of RAM itself")
-        if spare is None:
-            if self._stopped_by_hand:
-                return None, "the spare was let go when the run was stopped by hand"
-            return None, ("no spare was ready yet (one is prepared once an attempt has started training)"
-                          if self._launches else "the first attempt always starts cold")
-        why = spare.compatible(config, self.trainer_module)
-        if why is None and not spare.wait_ready(self.spare_ready_timeout):
-            why = ("the spare died before it was needed" + (f": {spare.death}" if spare.death else "")
-                   if not spare.alive() else
-                   f"the spare was not ready within {self.spare_ready_timeout:g} s of its start, so it was ended")
-        if why is not None:
-            spare.discard()
-            return None, why
-        return spare, None
-
-    def _prepare_spare_soon(self, attempt: AttemptInfo) -> None:
-        """Start a spare in the background, unless one exists or none is wanted now."""
-        if not self.spare_enabled or self._host_oom or self._closed:
-            return
-        if attempt.config is not None and attempt.config.script is not None:
-            return  # the spare is a warm built-in trainer: no use to the user's own command
-        with self._spare_lock:
-            if self._spare is not None or self._spare_wanted:
-                return
-            self._spare_wanted = True
-        threading.Thread(target=self._prepare_spare, args=(attempt.config,), name="spare-start",
-                         daemon=True).start()
-
-    def _prepare_spare(self, config: RunConfig | None) -> None:
-        spare = None
-        try:
-            run_id = new_run_id()
-            if (self.store.root / run_id).exists():
-                return
-            folder = self.store.root / ".spares"
-            folder.mkdir(mode=0o700, exist_ok=True)
-            spare = Spare(self.store.root / run_id, self.trainer_module, config, folder / f"{run_id}.log")
-        except OSError as exc:
-            self._emit(SupervisorProblem(f"cannot start a warm spare trainer: {exc}; relaunches start cold"))
-        finally:
-            with self._spare_lock:
-                self._spare_wanted = False
-                if spare is not None and not self._closed and self._spare is None and not self._stopped_by_hand:
-                    self._spare, spare = spare, None
-            if spare is not None:
-                spare.discard()
-
-    def _after_end(self, ended: AttemptEnded) -> None:
-        config = ended.attempt.config
-        self._host_oom = ended.verdict.kind == HOST_OOM and (config is None or config.host_memory_limit is None)
-        # A stop asked for by hand (not the stop before a relaunch, which runs while
-        # `launch` holds its lock): nothing is training, so the spare's hundreds of
-        # MiB are let go; the next launch starts cold and says so.
-        self._stopped_by_hand = ended.attempt.state == "stopped" and not self._launching.locked()
-        if self._host_oom or self._stopped_by_hand:
-            self._discard_spare()
-
-    def _discard_spare(self) -> None:
-        with self._spare_lock:
-            spare, self._spare = self._spare, None
-        if spare is not None:
-            spare.discard()
-
     @property
     def spare(self) -> Spare | None:
         """The spare waiting now, if any (its pids and RSS are memtui's own, not the run's)."""
-        return self._spare
+        return self.spares.spare
 
     def spare_usage(self) -> tuple[tuple[int, ...], int] | None:
         """(pids, resident bytes) of the waiting spare, for the memory panel; None without one."""
-        spare = self._spare
-        if spare is None or not spare.alive():
-            return None
-        return spare.pids(), spare.rss()
+        return self.spares.usage()
 
     def _end_current(self) -> None:
         cur = self._current
@@ -424,7 +320,7 @@ class Supervisor:
         if self._closed:
             return
         self._closed = True
-        self._discard_spare()
+        self.spares.close()
         cur = self._current
         if cur is not None and cur.stop_level == 0:
             self.detach()
