@@ -56,7 +56,21 @@ class ScriptRun:
         return found[0]
 
     def hook_lines(self) -> list[str]:
-        return [line for line in self.stderr.splitlines() if line.startswith("memtui hook:")]
+        """What the hook said, from memtui's own record (RUN/hook.log, `HH:MM:SS ` before each line);
+        checked to be nowhere in the script's own output."""
+        assert "memtui hook:" not in self.stdout and "memtui hook:" not in self.stderr, self.stderr[-2000:]
+        path = self.run_dir / "hook.log"
+        lines = path.read_text().splitlines() if path.exists() else []
+        return [line.split(" ", 1)[1] for line in lines]
+
+    def not_applied(self) -> list[dict[str, Any]]:
+        """Every refusal the run's events carry (run_start and run_end), once each."""
+        seen: list[dict[str, Any]] = []
+        for event in self.events:
+            for record in event.get("not_applied") or ():
+                if record not in seen:
+                    seen.append(record)
+        return seen
 
 
 def user_env(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -245,10 +245,12 @@ PICK_JAX_PROBE = """
 import json, os, sys
 from types import SimpleNamespace
 from _memtui_hook import devices
-state = SimpleNamespace(settings=SimpleNamespace(gpu_memory_limit=1000, gpu_memory_fraction=None,
-                                                 memory_growth=False), notes=[])
+from _memtui_hook.state import HookState
+state = HookState(settings=SimpleNamespace(gpu_memory_limit=1000, gpu_memory_fraction=None, memory_growth=False,
+                                           fault=None), writer=None)
 devices.after_jax(None, state)
-print(json.dumps({"notes": state.notes, "fraction": os.environ.get("XLA_PYTHON_CLIENT_MEM_FRACTION")}))
+notes = state.notes + [r.words() for r in state.ledger.refusals]
+print(json.dumps({"notes": notes, "fraction": os.environ.get("XLA_PYTHON_CLIENT_MEM_FRACTION")}))
 """
 
 

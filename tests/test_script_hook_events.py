@@ -106,11 +106,21 @@ def test_sys_exit_after_training_keeps_its_exit_code_and_events(tmp_path: Path) 
     assert steps(run)[-1]["global_step"] == 2
 
 
-def test_a_gradient_tape_loop_without_fit_runs_as_before_with_no_events(tmp_path: Path) -> None:
+def test_a_gradient_tape_loop_without_fit_runs_as_before_and_its_steps_are_counted(tmp_path: Path) -> None:
+    """No fit(): the steps come from the optimizer's updates (8 = 2 epochs of 4 batches)."""
+    bare = run_script(tmp_path / "bare", "gradient_tape_loop.py", env=user_env())
     run = run_script(tmp_path, "gradient_tape_loop.py")
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.splitlines()[-1] == "trained" and "epoch 1 loss" in run.stdout
-    assert run.events == [] and (tmp_path / "run" / "hook.json").exists()
+    assert run.returncode == bare.returncode == 0, run.stderr[-3000:]
+    # The model is not seeded: the losses differ from run to run, the lines do not.
+    assert [line.split(" loss ")[0] for line in run.stdout.splitlines()] == \
+        [line.split(" loss ")[0] for line in bare.stdout.splitlines()]
+    assert run.stdout.splitlines()[-1] == "trained"
+    start = run.one("run_start")
+    assert start["input"] == "loop" and start["phase"] == 1 and start["steps_in_epoch"] is None
+    assert any("counted from the optimizer's updates" in n for n in start["notes"])
+    assert steps(run)[-1]["global_step"] == 8 and steps(run)[-1]["step_seconds"] > 0
+    end = run.one("run_end")
+    assert end["status"] == "finished" and end["steps"] == 8 and run.events[-1] == end
     assert run.hook_lines() == []
 
 

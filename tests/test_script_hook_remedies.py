@@ -73,7 +73,11 @@ def test_probe_limits_cut_steps_and_epochs(tmp_path: Path) -> None:
 def test_gpu_remedies_on_a_cpu_host_say_what_they_could_not_do(tmp_path: Path) -> None:
     capped = run_script(tmp_path, "tfdata_pipeline.py", gpu_memory_limit=512)
     assert capped.returncode == 0, capped.stderr[-3000:]
-    assert "no GPU found: the GPU memory cap has nothing to act on" in capped.one("run_start")["notes"]
+    start = capped.one("run_start")
+    assert "the GPU memory cap was asked for but not applied: no GPU found: the cap has nothing to act on" in \
+        start["notes"]
+    assert {"change": "gpu-cap", "asked": True, "phase": None,
+            "why": "no GPU found: the cap has nothing to act on"} in start["not_applied"]
     grown = run_script(tmp_path / "g", "tfdata_pipeline.py", memory_growth=True)
     assert grown.returncode == 0, grown.stderr[-3000:]
     assert grown.one("run_start")["memory_growth"] is True

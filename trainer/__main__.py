@@ -116,11 +116,9 @@ def _failure(exc: BaseException, log: EventLog, progress: object) -> int:
     """OOM (device or host) is exit 3 with an `oom` event; anything else exit 4."""
     steps = getattr(progress, "steps", 0)
     peak = progress.peak() if progress is not None and hasattr(progress, "peak") else None
-    if _is_oom(exc):
-        from trainer.oom import parse_oom
-
-        fields = parse_oom(str(exc), type(exc).__name__, _jax_device())
-        log.emit("oom", exception=type(exc).__name__, **fields)
+    if backends.is_oom(exc):
+        fields = backends.oom_fields(exc)
+        log.emit("oom", **fields)
         log.emit("run_end", status="oom", steps=steps, peak_memory=peak)
         print(f"trainer: out of memory: {fields['message']}", file=sys.stderr, flush=True)
         return ExitCode.OOM
@@ -133,29 +131,6 @@ def _failure(exc: BaseException, log: EventLog, progress: object) -> int:
 
     traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
     return ExitCode.ERROR
-
-
-def _is_oom(exc: BaseException) -> bool:
-    if isinstance(exc, MemoryError):
-        return True
-    tf = sys.modules.get("tensorflow")
-    if tf is not None and isinstance(exc, tf.errors.ResourceExhaustedError):
-        return True
-    from trainer.oom import is_oom_text
-
-    return is_oom_text(str(exc))
-
-
-def _jax_device() -> str | None:
-    """The device a JAX run's step ran on ("GPU:0", "CPU:0"): JAX's messages do not say."""
-    if os.environ.get("KERAS_BACKEND") != "jax" or sys.modules.get("jax") is None:
-        return None
-    try:
-        from trainer.memreading import jax_device_name
-
-        return jax_device_name(sys.modules["jax"].local_devices()[0])
-    except Exception:  # the error may have come before the backend started
-        return None
 
 
 if __name__ == "__main__":

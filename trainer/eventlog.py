@@ -3,7 +3,9 @@
 Events go straight to their own file, one `write` and flush per line, never
 through stdout: TensorFlow's logging and anything model code prints land in
 the log, so they cannot split or corrupt an event. Imports nothing heavy, so
-the earliest failures (a bad flag, a missing folder) can still be recorded.
+the earliest failures (a bad flag, a missing folder) can still be recorded;
+stdlib only with relative imports, so the script hook loads it by path and
+writes its events with this same writer.
 """
 
 from __future__ import annotations
@@ -13,18 +15,21 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from trainer.protocol import EVENTS_FILE, encode
+from .protocol import EVENTS_FILE, encode
 
 
 class EventLog:
     """Append-only protocol lines; each line reaches the file whole, in one write."""
 
-    def __init__(self, run_dir: str | Path) -> None:
+    def __init__(self, run_dir: str | Path, owner: int | None = None) -> None:
         self.path = Path(run_dir) / EVENTS_FILE
+        self.owner = owner  # only this pid writes (the script hook: not a forked data-loader worker)
         # O_APPEND keeps each write whole even if someone else appends too.
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
 
     def emit(self, type_: str, **fields: Any) -> None:
+        if self.owner is not None and os.getpid() != self.owner:
+            return
         data = (encode(type_, **fields) + "\n").encode("utf-8")
         view = memoryview(data)
         while view:

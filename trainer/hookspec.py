@@ -52,6 +52,9 @@ from typing import Any
 ENV_VAR = "MEMTUI_HOOK"
 BOOT_DIR = Path(__file__).resolve().parent / "scripthook" / "boot"
 HELLO_FILE = "hook.json"
+# The hook's injection points a test can make fail (HookSettings.fault).
+FAULTS = ("fit", "compile", "callback", "backup", "accumulate", "policy", "jit", "batch", "batch-start", "cap",
+          "signal", "loop")
 PLACEHOLDER = "{batch_size}"
 
 
@@ -65,9 +68,9 @@ class HookSettings:
     script's choice). `backup_dir`: the hook adds a BackupAndRestore in
     `backup_dir/phase-N` to each fit() (kept on a SIGINT stop, so a relaunch
     continues from the last finished epoch). `gpu_memory_fraction` is for the
-    JAX backend only. `fault` is for memtui's own tests only: it makes a named
-    part of the hook fail ("callback", "fit", "compile") to prove training
-    goes on.
+    JAX backend only. `fault` is for memtui's own tests only: a comma-separated
+    list of the hook's injection points to make fail, to prove the script goes
+    on as written (`FAULTS`).
     """
 
     run_dir: str

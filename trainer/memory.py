@@ -21,11 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trainer import backends
+from trainer.backends.jax import device_name as jax_device_name
 from trainer.config import RunConfig
-from trainer.memreading import (
-    MemoryReader,  # noqa: F401  (re-exported for trainer.run and trainer.events)
-    jax_device_name,
-)
+from trainer.memreading import MemoryReader  # noqa: F401  (re-exported for trainer.run and trainer.events)
 
 
 def limit_address_space(megabytes: int | None) -> None:
@@ -180,22 +178,7 @@ def make_strategy(cfg: RunConfig) -> Any:
 def describe_devices(backend: str = "tensorflow") -> list[dict[str, Any]]:
     """Physical devices with what the backend knows about them."""
     if backend == "jax":
-        import jax
-
-        return [{"name": jax_device_name(d), "type": jax_device_name(d).split(":")[0], "kind": str(d.device_kind)}
-                for d in jax.local_devices()]
-    import tensorflow as tf
-
-    out: list[dict[str, Any]] = []
-    for dev in tf.config.list_physical_devices():
-        entry: dict[str, Any] = {"name": dev.name, "type": dev.device_type}
-        if dev.device_type == "GPU":
-            try:
-                details = tf.config.experimental.get_device_details(dev)
-            except Exception:  # details are informative only; some drivers lack them
-                details = {}
-            entry.update({k: v for k, v in details.items() if isinstance(v, (str, int, float, tuple))})
-        out.append(entry)
-    return out
-
-
+        import jax  # noqa: F401  (the backend module reads it from sys.modules)
+    else:
+        import tensorflow  # noqa: F401
+    return backends.describe_devices(backend)

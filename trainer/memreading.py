@@ -12,6 +12,8 @@ import resource
 import sys
 from typing import Any
 
+from .backends.jax import device_name as jax_device_name
+
 
 def read_rss() -> tuple[int, int]:
     """(current, peak) resident bytes of this process, cheaply from /proc and getrusage."""
@@ -37,12 +39,6 @@ def keras_backend() -> str | None:
         return str(keras.backend.backend()) if keras is not None else None
     except Exception:  # a half-imported or foreign `keras`
         return None
-
-
-def jax_device_name(device: Any) -> str:
-    """`GPU:0` for a CUDA or ROCm device (as TensorFlow names it), `TPU:0`, `CPU:0`."""
-    platform = "GPU" if device.platform in ("gpu", "cuda", "rocm") else str(device.platform).upper()
-    return f"{platform}:{device.id}"
 
 
 def _jax_stats(device: Any) -> dict[str, int] | None:

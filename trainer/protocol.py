@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from trainer.runfiles import CONFIG_FILE, EVENTS_FILE, LOG_FILE  # noqa: F401  (re-exported: the trainer's own files)
+from .runfiles import CONFIG_FILE, EVENTS_FILE, LOG_FILE  # noqa: F401  (re-exported: the trainer's own files)
 
 PROTOCOL_VERSION = 1
 

@@ -17,8 +17,9 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from trainer import backends
 from trainer import data as data_mod
-from trainer.backends import JAX_ENV
+from trainer.backends import ENV_SHOWN as BACKEND_ENV
 from trainer.config import RunConfig, training_image_size
 from trainer.demo import cache_root, demo_folder
 from trainer.eventlog import EventLog
@@ -30,8 +31,7 @@ from trainer.resume import Backup, epoch_end_callback
 from trainer.signals import StopFlag
 
 PRINT_HOOK_ENV = "MEMTUI_TRAINER_PRINT"  # debugging hook: the model prints on every step
-ENV_SHOWN = ("TF_FORCE_GPU_ALLOW_GROWTH", "TF_GPU_ALLOCATOR", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS",
-             "KERAS_BACKEND", *JAX_ENV)
+ENV_SHOWN = (*BACKEND_ENV, "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")
 
 
 @dataclass
@@ -84,8 +84,8 @@ def _optimizer(cfg: RunConfig) -> Any:
 
 def _backend_version() -> dict[str, str]:
     """jax_version on the JAX backend (TensorFlow's version is always there: it feeds the data)."""
-    jax = sys.modules.get("jax")
-    return {"jax_version": jax.__version__} if keras.backend.backend() == "jax" and jax is not None else {}
+    backend = backends.active()
+    return backend.version() if backend is not None else {}
 
 
 def train(cfg: RunConfig, run_dir: Path, log: EventLog, stop: StopFlag, progress: Progress) -> int:

@@ -38,6 +38,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from trainer import framework_internals
+
 WARM_ENV = "MEMTUI_SPARE_WARM"  # comma-separated modules to import instead of the defaults (tests)
 # What each trainer module imports ahead of time. trainer.run imports TensorFlow,
 # Keras and the trainer's own modules; none of them touches a device at import.
@@ -73,28 +75,11 @@ def devices_initialised() -> bool | None:
 
 
 def _tf_devices_initialised() -> bool | None:
-    if "tensorflow" not in sys.modules:
-        return None
-    try:
-        from tensorflow.python.eager import context
-
-        ctx = context.context()
-        # The handle exists once the eager context is set up; the physical device
-        # list once anything listed devices (which runs cuInit on a GPU machine).
-        return ctx._context_handle is not None or ctx._physical_devices is not None
-    except Exception:  # a private attribute: unknown rather than wrong
-        return None
+    return framework_internals.tf_devices_initialised()
 
 
 def _jax_devices_initialised() -> bool | None:
-    if sys.modules.get("jax") is None:
-        return None
-    try:
-        from jax._src import xla_bridge
-
-        return bool(xla_bridge._backends)  # filled when the first device is asked for
-    except Exception:  # a private attribute: unknown rather than wrong
-        return None
+    return framework_internals.jax_devices_initialised()
 
 
 def _rss() -> int:

@@ -52,9 +52,10 @@ def _hello(run_dir: str) -> None:
 def _report(where: str, exc: BaseException) -> None:
     if STATE is not None:
         STATE.problems.report(where, exc, "the script runs without it")
-    else:
-        print(f"memtui hook: internal error {where}: {type(exc).__name__}: {exc}; the script runs without it",
-              file=sys.stderr, flush=True)
+        return
+    from _memtui_hook.report import Problems
+
+    Problems(SETTINGS.run_dir if SETTINGS is not None else None).report(where, exc, "the script runs without it")
 
 
 def start(here: str) -> None:
@@ -78,10 +79,11 @@ def state() -> Any:
     """The process's HookState, made on first need (the writer opens events.jsonl)."""
     global STATE
     if STATE is None:
-        from _memtui_hook.report import EventWriter
+        from _memtui_hook.report import EventWriter, Problems
         from _memtui_hook.state import HookState
 
-        STATE = HookState(settings=SETTINGS, writer=EventWriter(SETTINGS.run_dir, OWNER), owner=OWNER)
+        STATE = HookState(settings=SETTINGS, writer=EventWriter(SETTINGS.run_dir, OWNER),
+                          problems=Problems(SETTINGS.run_dir), owner=OWNER)
     return STATE
 
 
@@ -100,12 +102,15 @@ def _after_jax(jax: ModuleType) -> None:
 
 
 def _after_keras(keras: ModuleType) -> None:
-    from _memtui_hook.devices import after_keras
+    from _memtui_hook import loops
+    from _memtui_hook.devices import after_keras, probe_internals
     from _memtui_hook.patches import install
 
     hook = state()
-    try:
-        after_keras(keras, hook)
-    except Exception as exc:
-        hook.problems.report("setting the dtype policy", exc, "the script's own policy is kept")
+    probe_internals(hook)
+    after_keras(keras, hook)
     install(keras, hook)
+    try:
+        loops.install(keras, hook)
+    except Exception as exc:
+        hook.problems.report("watching training loops", exc, "no steps from loops without fit()")

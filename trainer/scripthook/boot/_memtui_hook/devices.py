@@ -1,4 +1,4 @@
-"""Remedies that need TensorFlow, JAX or Keras loaded, and memory readings.
+"""Remedies that need TensorFlow, JAX or Keras loaded, and the framework probe.
 
 `after_tensorflow` runs right after `import tensorflow` finishes (the script's
 own import), before any device is initialised: the per-GPU cap
@@ -7,24 +7,24 @@ launcher sets TF_FORCE_GPU_ALLOW_GROWTH=true, which overrides the script, and
 XLA_PYTHON_CLIENT_PREALLOCATE=false, JAX's growth.
 `after_jax` runs right after `import jax` (Keras on the JAX backend imports
 it), before JAX starts its GPU client: the cap as XLA_PYTHON_CLIENT_MEM_FRACTION,
-computed from the cap in MB and the GPU's total (trainer/backends.py) when the
+computed from the cap in MB and the GPU's total (trainer/backends/) when the
 launcher did not give the fraction itself.
 `after_keras` sets the mixed-precision policy before the script builds a
-model. All record what they could not do as notes for run_start.
+model. Each fails open: what it could not do is refused in the ledger, with
+the reason, and the script goes on as written.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 from types import ModuleType
-from typing import Any
 
 from _memtui_hook import trainer_files
 from _memtui_hook.state import HookState
 
 _backends = trainer_files.load("backends")
+_internals = trainer_files.load("framework_internals")
 
 
 def _on_jax() -> bool:
@@ -45,13 +45,18 @@ def after_tensorflow(tf: ModuleType, state: HookState) -> None:
     if limit is None or _on_jax():  # on JAX, TensorFlow only feeds data: the cap is JAX's (after_jax)
         return
     if state.settings.memory_growth:
-        state.notes.append("a GPU memory cap cannot be combined with memory growth: growth was kept")
+        state.refuse("gpu-cap", "a GPU memory cap cannot be combined with memory growth: growth was kept", True)
         return
-    gpus = tf.config.list_physical_devices("GPU")
-    if not gpus:
-        state.notes.append("no GPU found: the GPU memory cap has nothing to act on")
-    for gpu in gpus:
-        tf.config.set_logical_device_configuration(gpu, [tf.config.LogicalDeviceConfiguration(memory_limit=limit)])
+    try:
+        if state.fault("cap"):
+            raise RuntimeError("fault injected by the test setting fault=cap")
+        gpus = tf.config.list_physical_devices("GPU")
+        if not gpus:
+            state.refuse("gpu-cap", "no GPU found: the cap has nothing to act on", True)
+        for gpu in gpus:
+            tf.config.set_logical_device_configuration(gpu, [tf.config.LogicalDeviceConfiguration(memory_limit=limit)])
+    except Exception as exc:  # e.g. RuntimeError: the script's own code had already started the GPU
+        state.refuse("gpu-cap", f"TensorFlow refused it ({type(exc).__name__}: {str(exc)[:200]})", True)
 
 
 def after_jax(jax: ModuleType, state: HookState) -> None:
@@ -62,33 +67,43 @@ def after_jax(jax: ModuleType, state: HookState) -> None:
     if limit is None or settings.gpu_memory_fraction is not None:
         return  # nothing asked, or the launcher set the fraction already (hookspec.launch_env)
     if settings.memory_growth:
-        state.notes.append("a GPU memory cap cannot be combined with memory growth: growth was kept")
+        state.refuse("gpu-cap", "a GPU memory cap cannot be combined with memory growth: growth was kept", True)
         return
     given = [k for k in (_backends.MEM_FRACTION, _backends.NEW_MEM_FRACTION) if k in os.environ]
     if given:
-        state.notes.append(f"the script's own {given[0]}={os.environ[given[0]]} was kept instead of the "
-                           f"{limit} MB cap")
+        state.refuse("gpu-cap", f"the script's own {given[0]}={os.environ[given[0]]} was kept instead of the "
+                     f"{limit} MB cap", True)
         return
     env, notes = _backends.jax_memory_env(False, limit, _backends.gpu_total_bytes(), os.environ)
     os.environ.update(env)
-    state.notes.extend(notes)
+    if env:
+        state.notes.extend(notes)  # what was done, in words
+    else:
+        for note in notes:
+            state.refuse("gpu-cap", note, True)
 
 
 def after_keras(keras: ModuleType, state: HookState) -> None:
-    if state.settings.mixed_precision:
+    if not state.settings.mixed_precision:
+        return
+    try:
+        if state.fault("policy"):
+            raise ValueError("fault injected by the test setting fault=policy")
         keras.config.set_dtype_policy("mixed_float16")
+    except Exception as exc:
+        state.refuse("mixed-precision", f"Keras refused the policy ({type(exc).__name__}: {exc})", True)
 
 
-_reading = trainer_files.load("memreading")  # the trainer's own readers, loaded by path
-MemoryReader = _reading.MemoryReader
+def probe_internals(state: HookState) -> None:
+    """The private framework names memtui reads, checked once; what moved is said in words."""
+    try:
+        missing = _internals.probe()
+    except Exception as exc:
+        state.problems.report("probing the framework internals", exc, "memtui goes on without the probe")
+        return
+    for name in missing:
+        state.refuse("framework", name.words(), False)
 
 
-def describe_devices() -> list[dict[str, Any]]:
-    jax = sys.modules.get("jax")
-    if jax is not None and _reading.keras_backend() == "jax":
-        return [{"name": _reading.jax_device_name(d), "type": _reading.jax_device_name(d).split(":")[0],
-                 "kind": str(d.device_kind)} for d in jax.local_devices()]
-    tf = sys.modules.get("tensorflow")
-    if tf is None:
-        return []
-    return [{"name": d.name, "type": d.device_type} for d in tf.config.list_physical_devices()]
+def describe_devices() -> list[dict[str, object]]:
+    return _backends.describe_devices()

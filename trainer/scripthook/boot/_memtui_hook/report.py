@@ -1,48 +1,31 @@
-"""Writing events, and reporting memtui's own failures once each.
+"""memtui's own record of the hook: RUN_DIR/hook.log, never the script's output.
 
-Events go to RUN_DIR/events.jsonl with one `os.write` per line on an O_APPEND
-descriptor, never to the script's stdout. Only the process that started the
-hook writes: a forked child (a data-loader worker) inherits the descriptor
-but its writes are dropped.
+The script's stdout and stderr are its own: under memtui they hold what they
+hold without it. What the hook has to say (its own failures, each once per
+place, and what it did at an out-of-memory ending) goes to hook.log in the
+run folder, beside events.jsonl; only when that file cannot be written does
+a line go to stderr, so nothing is lost. The events themselves go through
+the trainer's own writer (trainer/eventlog.py, loaded by path).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
-from typing import Any
+import time
 
 from _memtui_hook.trainer_files import load
 
-_protocol = load("protocol")
-
-
-class EventWriter:
-    def __init__(self, run_dir: str, owner: int) -> None:
-        self.owner = owner
-        self.path = Path(run_dir) / _protocol.EVENTS_FILE
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-
-    def emit(self, type_: str, **fields: Any) -> None:
-        if os.getpid() != self.owner:
-            return
-        view = memoryview((_protocol.encode(type_, **fields) + "\n").encode("utf-8"))
-        while view:
-            view = view[os.write(self._fd, view):]
-
-    def close(self) -> None:
-        try:
-            os.close(self._fd)
-        except OSError:
-            pass
+HOOK_LOG = "hook.log"
+EventWriter = load("eventlog").EventLog
 
 
 class Problems:
-    """memtui's own errors: one `memtui hook:` line on stderr per place, and
-    the messages for the next run_end's `hook_errors`."""
+    """memtui's own errors: one hook.log line per place, and the messages for
+    the next run_end's `hook_errors`."""
 
-    def __init__(self) -> None:
+    def __init__(self, run_dir: str | None = None) -> None:
+        self.path = os.path.join(run_dir, HOOK_LOG) if run_dir else None
         self.seen: set[str] = set()
         self.messages: list[str] = []
 
@@ -52,13 +35,22 @@ class Problems:
         self.seen.add(where)
         message = f"{where}: {type(exc).__name__}: {exc}"[:500]
         self.messages.append(message)
-        try:
-            print(f"memtui hook: internal error in {message}; {consequence}", file=sys.stderr, flush=True)
-        except Exception:  # stderr closed: nothing else to tell
-            pass
+        self.note(f"internal error in {message}; {consequence}")
 
     def note(self, line: str) -> None:
+        text = f"memtui hook: {line}\n"
+        if self.path is not None:
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+                try:
+                    os.write(fd, f"{time.strftime('%H:%M:%S')} {text}".encode())
+                finally:
+                    os.close(fd)
+                return
+            except OSError:
+                pass
         try:
-            print(f"memtui hook: {line}", file=sys.stderr, flush=True)
-        except Exception:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+        except Exception:  # stderr closed: nothing else to tell
             pass

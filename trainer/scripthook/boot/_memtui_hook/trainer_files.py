@@ -1,34 +1,42 @@
-"""trainer/protocol.py, oom.py, hookspec.py, memreading.py and backends.py, loaded by path.
+"""memtui's stdlib-only trainer modules, loaded into the user's Python by path.
 
-The boot folder is trainer/scripthook/boot/, so trainer/ is two levels above
-this package. The modules are stdlib-only and registered under private names
-(`_memtui_hook.protocol`, ...) so they never meet a `trainer` package the user
-may have.
+The boot folder is trainer/scripthook/boot/, so trainer/ is three levels above
+this package. Its stdlib-only modules (protocol, eventlog, oom, hookspec,
+memreading, stepreport, the backends package, framework_internals) are loaded
+as submodules of a package named `_memtui_trainer` whose path is that folder:
+they import each other relatively, so they run the same as `trainer.protocol`
+in memtui's own processes and as `_memtui_trainer.protocol` here, and never
+meet memtui's `trainer` package (the user's Python need not have memtui
+installed) or a `trainer` package of the user's. trainer/__init__.py is not
+run for this package.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
+import importlib.machinery
 import sys
 from pathlib import Path
 from types import ModuleType
 
 TRAINER_DIR = Path(__file__).resolve().parents[3]
+PACKAGE = "_memtui_trainer"
+
+
+def _package() -> ModuleType:
+    package = sys.modules.get(PACKAGE)
+    if package is None:
+        package = ModuleType(PACKAGE, "memtui's trainer modules, loaded by path")
+        spec = importlib.machinery.ModuleSpec(PACKAGE, None, is_package=True)
+        spec.submodule_search_locations = [str(TRAINER_DIR)]
+        package.__spec__ = spec
+        package.__path__ = [str(TRAINER_DIR)]
+        package.__package__ = PACKAGE
+        sys.modules[PACKAGE] = package
+    return package
 
 
 def load(name: str) -> ModuleType:
-    """trainer/<name>.py as module `_memtui_hook.<name>` (loaded once)."""
-    qualified = f"_memtui_hook.{name}"
-    if qualified in sys.modules:
-        return sys.modules[qualified]
-    spec = importlib.util.spec_from_file_location(qualified, TRAINER_DIR / f"{name}.py")
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {TRAINER_DIR / name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[qualified] = module  # dataclasses look their module up while the class is made
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[qualified]
-        raise
-    return module
+    """trainer/<name>.py (or the package trainer/<name>/) as `_memtui_trainer.<name>`, loaded once."""
+    _package()
+    return importlib.import_module(f"{PACKAGE}.{name}")
