@@ -117,16 +117,18 @@ def _accumulate(model: Any, state: HookState, by_keras: bool) -> None:
     inner = getattr(optimizer, "inner_optimizer", optimizer)
     if inner is None:
         return
+    own = getattr(inner, "gradient_accumulation_steps", None)
+    if own == steps:
+        return  # already on (a restored optimizer saved with it)
+    if own:
+        state.refuse("grad-accum", f"the script sets its own gradient_accumulation_steps={own}", True)
+        return
     if by_keras:
         state.refuse("grad-accum", "the model load_model() restored keeps its saved optimizer, whose state "
                      "loads as it was saved; compile() it again in the script to accumulate", True)
         return
     if getattr(inner, "built", False):
         state.refuse("grad-accum", "the optimizer had already been used before this compile()", True)
-        return
-    own = getattr(inner, "gradient_accumulation_steps", None)
-    if own:
-        state.refuse("grad-accum", f"the script sets its own gradient_accumulation_steps={own}", True)
         return
     inner.gradient_accumulation_steps = steps
 
