@@ -17,6 +17,7 @@ from pathlib import Path
 
 from trainer import backends
 from trainer.config import ConfigError, OneLineParser, RunConfig, add_run_arguments, config_from_args
+from trainer.distributed import NUM_PROCESSES, PROCESS_ID, events_name, this_worker
 from trainer.eventlog import EventLog
 from trainer.protocol import CONFIG_FILE, ExitCode
 from trainer.signals import StopFlag, Stopped
@@ -64,9 +65,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_dir, cfg = parse(argv)
     except ConfigError as exc:
         return _fail(str(exc), ExitCode.BAD_INPUT)
+    worker = this_worker() if cfg.workers > 1 else None
+    if cfg.workers > 1 and (worker is None or worker.world != cfg.workers):
+        return _fail(f"--workers {cfg.workers}: this process was not started as one worker of {cfg.workers} "
+                     f"({NUM_PROCESSES} and {PROCESS_ID} are not set for it); memtui starts the group: "
+                     f"memtui run --backend jax --workers {cfg.workers}", ExitCode.BAD_INPUT)
     try:
-        log = EventLog(run_dir)
-        cfg.save(run_dir / CONFIG_FILE)
+        log = EventLog(run_dir, name=events_name(worker.rank if worker else 0))
+        if worker is None or worker.leader:
+            cfg.save(run_dir / CONFIG_FILE)
     except OSError as exc:
         return _fail(f"--run-dir: cannot write to {run_dir} ({exc.strerror})", ExitCode.BAD_INPUT)
     stop = StopFlag()
@@ -89,7 +96,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc), ExitCode.BAD_INPUT, log, exc)
     except (ValueError, OSError) as exc:
         return _fail(f"--host-memory-limit: cannot apply it ({exc})", ExitCode.BAD_INPUT, log, exc)
-    return _train(cfg, run_dir, log, stop, env_notes)
+    code = _train(cfg, run_dir, log, stop, env_notes)
+    if worker is not None and code != ExitCode.FINISHED:
+        # A worker that failed or stopped leaves at once: JAX's exit-time shutdown
+        # barrier would wait for the others, which wait in a collective for this one,
+        # until the heartbeat gives up (about 70 s). Its events and log are written.
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def _train(cfg: RunConfig, run_dir: Path, log: EventLog, stop: StopFlag, env_notes: Sequence[str] = ()) -> int:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from trainer.command import CommandError, ScriptCommand
+from trainer.distributed import MAX_WORKERS, WorkersError, per_worker_batch
 
 # The seed's two CNNs: name -> (conv filters of the three blocks, dense units).
 # Here, in the contract, because the trainer builds them and memtui's pre-flight
@@ -65,9 +66,15 @@ class RunConfig:
     backup_dir: str | None = None
     backend: str = "tensorflow"
     script: ScriptCommand | None = None  # the user's own command instead of the built-in trainer (trainer/command.py)
+    workers: int = 1  # training processes on this host, one group (trainer/distributed.py); batch_size stays global
 
     def __post_init__(self) -> None:
         validate(self)
+
+    @property
+    def worker_batch(self) -> int:
+        """Examples each worker feeds per step (the global batch split over the workers)."""
+        return self.batch_size // self.workers
 
     @property
     def effective_batch(self) -> int:
@@ -144,6 +151,7 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
     "shuffle_buffer": (0, 10_000_000),
     "prefetch": (-1, 1024),
     "cpu_devices": (1, 64),
+    "workers": (1, MAX_WORKERS),
 }
 _FLOAT_RANGES: dict[str, tuple[float, float, str]] = {
     "learning_rate": (0.0, 10.0, "a number above 0 and at most 10"),
@@ -197,6 +205,23 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError("--grad-accum above 1 is not supported with --strategy mirrored; choose one")
     if cfg.strategy == "mirrored" and cfg.backend != "tensorflow":
         raise ConfigError(f"--strategy mirrored is TensorFlow's; it cannot run with --backend {cfg.backend}")
+    if cfg.workers > 1:
+        _validate_workers(cfg)
+
+
+def _validate_workers(cfg: RunConfig) -> None:
+    if cfg.script is not None:
+        raise ConfigError(f"--workers {cfg.workers}: more than one process runs the built-in trainer only "
+                          "(memtui run --backend jax --workers N); not your own command yet")
+    if cfg.backend == "tensorflow":
+        # Measured with Keras 3.15 / TF 2.21: MultiWorkerMirroredStrategy fails inside fit
+        # ("PerReplica ... unsupported type to a Tensor", keras-team/keras#20585).
+        raise ConfigError(f"--workers {cfg.workers} needs --backend jax: Keras 3.15's fit fails under TensorFlow's "
+                          "MultiWorkerMirroredStrategy (keras-team/keras#20585); add --backend jax")
+    try:
+        per_worker_batch(cfg.batch_size, cfg.workers)
+    except WorkersError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
@@ -254,6 +279,8 @@ _HELP: dict[str, tuple[str, str]] = {
     "prefetch": ("batches prefetched (default -1 = AUTOTUNE; lower saves host memory)", "N"),
     "cpu_devices": ("split the CPU into N logical devices (for testing --strategy mirrored)", "N"),
     "backup_dir": ("where resume backups live (default: inside the run folder)", "DIR"),
+    "workers": ("training processes on this host as one JAX group (needs --backend jax); --batch-size stays the "
+                "global batch, split evenly, e.g. --workers 2", "N"),
     "backend": ("Keras 3 backend: tensorflow (default) or jax (needs pip install 'memtui[jax]'), e.g. --backend jax",
                 "tensorflow|jax"),
 }

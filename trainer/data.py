@@ -154,9 +154,11 @@ def load_image(path: Any, label: Any, image_size: int) -> Any:
 
 
 def make_dataset(
-    folder: ImageFolder, indices: list[int], cfg: RunConfig, image_size: int, training: bool
+    folder: ImageFolder, indices: list[int], cfg: RunConfig, image_size: int, training: bool,
+    batch_size: int | None = None,
 ) -> Any:
-    """A streaming tf.data pipeline over the chosen files."""
+    """A streaming tf.data pipeline over the chosen files, in batches of
+    `batch_size` (default the config's; a worker of a group feeds its share)."""
     import tensorflow as tf
 
     paths = [folder.paths[i] for i in indices]
@@ -172,7 +174,7 @@ def make_dataset(
     ds = ds.map(lambda p, y: load_image(p, y, image_size), num_parallel_calls=tf.data.AUTOTUNE)
     # A file changed or removed since the pre-pass must not end a long run.
     ds = ds.ignore_errors()
-    ds = ds.batch(cfg.batch_size)
+    ds = ds.batch(batch_size or cfg.batch_size)
     return ds.prefetch(tf.data.AUTOTUNE if cfg.prefetch < 0 else cfg.prefetch)
 
 

@@ -21,8 +21,8 @@ from .protocol import EVENTS_FILE, encode
 class EventLog:
     """Append-only protocol lines; each line reaches the file whole, in one write."""
 
-    def __init__(self, run_dir: str | Path, owner: int | None = None) -> None:
-        self.path = Path(run_dir) / EVENTS_FILE
+    def __init__(self, run_dir: str | Path, owner: int | None = None, name: str = EVENTS_FILE) -> None:
+        self.path = Path(run_dir) / name  # a worker of a group writes its own file (trainer/distributed.py)
         self.owner = owner  # only this pid writes (the script hook: not a forked data-loader worker)
         # O_APPEND keeps each write whole even if someone else appends too.
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)

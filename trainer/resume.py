@@ -29,8 +29,16 @@ def backup_key(cfg: RunConfig, image_size: int, classes: int) -> str:
 
 
 class Backup:
-    def __init__(self, folder: str | Path) -> None:
+    def __init__(self, folder: str | Path, scratch: str | Path | None = None) -> None:
         self.folder = Path(folder)
+        # A worker other than rank 0 of a group reads rank 0's backup but saves to a scratch
+        # folder of its own: saving is a collective on JAX (every rank must take part), while
+        # only rank 0 may write what the run keeps.
+        self.scratch = Path(scratch) if scratch is not None else None
+
+    def worker(self, rank: int, run_dir: str | Path) -> Backup:
+        """This backup as rank `rank` of a group uses it."""
+        return self if rank == 0 else Backup(self.folder, Path(run_dir) / f".backup-scratch.rank{rank}")
 
     @classmethod
     def for_run(cls, cfg: RunConfig, run_dir: str | Path, image_size: int, classes: int) -> Backup:
@@ -59,22 +67,25 @@ class Backup:
     def save(self, model: Any, epoch: int, total_steps: int, reason: str) -> None:
         """Weights (with optimizer state) and the epoch to restart at; written
         to temporary names first so a kill mid-save leaves the old backup."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp_weights = self.folder / f"tmp-{os.getpid()}.weights.h5"
+        folder = self.scratch or self.folder
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp_weights = folder / f"tmp-{os.getpid()}.weights.h5"
         model.save_weights(str(tmp_weights), overwrite=True)
-        os.replace(tmp_weights, self.folder / WEIGHTS)
+        os.replace(tmp_weights, folder / WEIGHTS)
         iterations = 0
         if model.optimizer is not None:
             import keras
 
             iterations = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
         state = {"epoch": epoch, "steps": total_steps, "optimizer_iterations": iterations, "reason": reason}
-        tmp_state = self.folder / f"{STATE}.tmp"
+        tmp_state = folder / f"{STATE}.tmp"
         tmp_state.write_text(json.dumps(state), encoding="utf-8")
-        os.replace(tmp_state, self.folder / STATE)
+        os.replace(tmp_state, folder / STATE)
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
     def clear(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+        shutil.rmtree(self.scratch or self.folder, ignore_errors=True)
 
 
 def epoch_end_callback(backup: Backup, counter: Any, resumed_steps: int) -> Any:

@@ -22,6 +22,7 @@ from trainer import data as data_mod
 from trainer.backends import ENV_SHOWN as BACKEND_ENV
 from trainer.config import RunConfig, training_image_size
 from trainer.demo import cache_root, demo_folder
+from trainer.distributed import this_worker
 from trainer.eventlog import EventLog
 from trainer.events import EventCallback
 from trainer.memory import MemoryReader, apply_memory_settings, describe_devices, make_strategy
@@ -89,6 +90,11 @@ def _backend_version() -> dict[str, str]:
 
 
 def train(cfg: RunConfig, run_dir: Path, log: EventLog, stop: StopFlag, progress: Progress) -> int:
+    worker = this_worker() if cfg.workers > 1 else None
+    if worker is not None:
+        from trainer import group
+
+        group.join(worker)  # before Keras or JAX computes anything
     setup = apply_memory_settings(cfg)
     for note in setup.notes:
         _note(progress, note)
@@ -101,9 +107,13 @@ def train(cfg: RunConfig, run_dir: Path, log: EventLog, stop: StopFlag, progress
         _note(progress, f"skipped {folder.skipped} file(s) that are not decodable images, "
                         f"e.g. {', '.join(folder.skipped_examples)}")
     train_idx, val_idx = data_mod.split(folder, cfg.validation_split, cfg.seed)
-    train_ds = data_mod.make_dataset(folder, train_idx, cfg, image_size, training=True)
-    val_ds = data_mod.make_dataset(folder, val_idx, cfg, image_size, training=False) if val_idx else None
+    # Steps count global batches of all the files, the same on every worker; each feeds its share.
     steps_in_epoch = data_mod.steps_per_epoch(cfg, len(train_idx))
+    if worker is not None:
+        train_idx, val_idx = _shares(train_idx, val_idx, worker)
+    train_ds = data_mod.make_dataset(folder, train_idx, cfg, image_size, training=True, batch_size=cfg.worker_batch)
+    val_ds = (data_mod.make_dataset(folder, val_idx, cfg, image_size, training=False, batch_size=cfg.worker_batch)
+              if val_idx else None)
     stop.check()
 
     keras.utils.set_random_seed(cfg.seed)
@@ -114,11 +124,14 @@ def train(cfg: RunConfig, run_dir: Path, log: EventLog, stop: StopFlag, progress
         model.compile(optimizer=_optimizer(cfg), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         progress.model = model
         backup = Backup.for_run(cfg, run_dir, image_size, len(folder.class_names))
+        if worker is not None:
+            backup = backup.worker(worker.rank, run_dir)  # only rank 0 writes the run's backup
         saved = backup.state()
-        if saved is not None and int(saved.get("epoch", 0)) >= cfg.epochs:
+        done = saved is not None and int(saved.get("epoch", 0)) >= cfg.epochs
+        if done:
             _note(progress, f"the backup in {backup.folder} is already at epoch {saved['epoch']}; starting fresh")
             backup.clear()
-        state = backup.restore(model)
+        state = None if done else backup.restore(model)
     initial_epoch = int(state["epoch"]) if state else 0
     resumed_steps = int(state.get("steps", 0)) if state else 0
     if state is not None:
@@ -126,6 +139,7 @@ def train(cfg: RunConfig, run_dir: Path, log: EventLog, stop: StopFlag, progress
 
     callback = EventCallback(log, cfg.batch_size, steps_in_epoch, progress.memory, stop, initial_epoch)
     progress.callback = callback
+    group_fields = _group_fields(worker, cfg)
     log.emit(
         "run_start",
         config=cfg.to_dict(),
@@ -146,7 +160,8 @@ def train(cfg: RunConfig, run_dir: Path, log: EventLog, stop: StopFlag, progress
                    "gradient_accumulation_steps": cfg.grad_accum},
         effective_batch=cfg.effective_batch,
         strategy=cfg.strategy,
-        replicas=int(strategy.num_replicas_in_sync),
+        replicas=int(group_fields.get("global_devices", strategy.num_replicas_in_sync)),
+        **group_fields,
         env={k: os.environ[k] for k in ENV_SHOWN if k in os.environ},
         resumed_from={"epoch": initial_epoch, "steps": resumed_steps, "backup": str(backup.folder)}
         if state else None,
@@ -179,3 +194,15 @@ def train(cfg: RunConfig, run_dir: Path, log: EventLog, stop: StopFlag, progress
     log.emit("run_end", status="finished", **end)
     return ExitCode.FINISHED
 
+
+
+def _shares(train_idx: list[int], val_idx: list[int], worker: Any) -> tuple[list[int], list[int]]:
+    from trainer import group
+
+    return group.share(train_idx, worker), group.even_share(val_idx, worker)
+
+
+def _group_fields(worker: Any, cfg: RunConfig) -> dict[str, Any]:
+    from trainer import group
+
+    return group.describe(worker, cfg)

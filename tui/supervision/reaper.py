@@ -93,6 +93,10 @@ def exit_record(returncode: int | None, error: str | None = None) -> dict[str, A
 
 def reap(run_dir: Path) -> int:
     argv, cwd, env, name = child_command(run_dir)
+    from tui.supervision import group  # --workers N: N children, one group (stdlib, like this module)
+
+    if (workers := group.workers_of(run_dir)) > 1:
+        return group.reap_group(run_dir, argv, cwd, env, name, workers)
     with open(run_dir / LOG_FILE, "ab", buffering=0) as log:
         try:
             # An argument list, never a shell string: the user's own command runs word for word as typed.

@@ -101,6 +101,10 @@ class SpareKeeper:
             if spare is not None:
                 spare.discard()
             return None, SCRIPT_COLD
+        if config.workers > 1:
+            if spare is not None:
+                spare.discard()
+            return None, f"--workers {config.workers}: a group of workers always starts cold"
         if self._host_oom:
             if spare is not None:
                 spare.discard()
@@ -125,8 +129,8 @@ class SpareKeeper:
         """Start a spare in the background, unless one exists or none is wanted now."""
         if not self.enabled or self._host_oom or self._closed:
             return
-        if attempt.config is not None and attempt.config.script is not None:
-            return  # the spare is a warm built-in trainer: no use to the user's own command
+        if attempt.config is not None and (attempt.config.script is not None or attempt.config.workers > 1):
+            return  # the spare is one warm built-in trainer: no use to a script or a group of workers
         with self._lock:
             if self._spare is not None or self._wanted:
                 return

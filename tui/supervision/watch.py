@@ -29,6 +29,7 @@ from tui.common.states import state_of_verdict
 from tui.common.verdict import KILLED, NOT_OOM, Remedy, Verdict
 from tui.kinds.script import learn, resume_note
 from tui.runs.folder import RunDir
+from tui.supervision import groupends
 from tui.supervision.attempt import (
     AttemptEnded,
     AttemptInfo,
@@ -310,9 +311,10 @@ class Watched:
             events = tuple(self.recent)
             if self.run_start is not None and self.run_start not in events:
                 events = (self.run_start, *events)
+            log_tail, events = groupends.evidence(self.run, exit_info, self.run.log_tail(), events)  # --workers N
             try:
                 verdict = self.diagnose(
-                    exit_code=exit_code, log_tail=self.run.log_tail(), events=events, config=self.info.config,
+                    exit_code=exit_code, log_tail=log_tail, events=events, config=self.info.config,
                     baseline=self.baseline, peak_rss=self.peak_rss, host_total=psutil.virtual_memory().total,
                 )
             except Exception as exc:  # the attempt must still end on screen
@@ -321,6 +323,7 @@ class Watched:
                                   f"the trainer ended with exit {exit_code}; the diagnosis failed")
             if verdict.kind == NOT_OOM:
                 verdict = disk_full_verdict(self.run.path) or verdict
+            verdict = groupends.name_worker(verdict, exit_info)
             if not self.info.read_only or not self.run.verdict_path.exists():
                 try:
                     self.run.write_verdict(verdict)

@@ -1,0 +1,69 @@
+"""The end of a group's attempt (`--workers N`): the failing worker's evidence, and its name in the verdict.
+
+The reaper decided which worker failed (tui/supervision/group.py) and wrote it
+to exit.json as `failed_rank`. The diagnosis then reads that worker's log and
+events, not rank 0's: when rank 1 ran out of memory, rank 0's log holds only
+the lost-peer error of a survivor. The verdict's summary says which worker
+it was, what became of the others, and how fast they were stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from trainer.protocol import Event, decode_lines
+from tui.common.verdict import Verdict
+from tui.diagnosis import tail_text
+from tui.runs.folder import RunDir
+
+MAX_EVENTS = 400
+
+
+def failing_worker(exit_info: dict[str, Any]) -> dict[str, Any] | None:
+    """The failing worker's record from a group's exit.json (None: not a group, or none failed)."""
+    rank = exit_info.get("failed_rank")
+    workers = exit_info.get("workers")
+    if not isinstance(rank, int) or not isinstance(workers, list):
+        return None
+    return next((w for w in workers if isinstance(w, dict) and w.get("rank") == rank), None)
+
+
+def evidence(run: RunDir, exit_info: dict[str, Any], log_tail: str,
+             events: Sequence[Event]) -> tuple[str, tuple[Event, ...]]:
+    """The log tail and events the diagnosis should read: the failing worker's."""
+    worker = failing_worker(exit_info)
+    if worker is None or worker.get("rank") == 0:
+        return log_tail, tuple(events)
+    log = run.path / str(worker.get("log"))
+    mine, _bad = decode_lines(tail_text(run.path / str(worker.get("events")), 1 << 20).encode().splitlines())
+    return tail_text(log, 16 * 1024), tuple(mine[-MAX_EVENTS:])
+
+
+def name_worker(verdict: Verdict, exit_info: dict[str, Any]) -> Verdict:
+    """The verdict of a group's attempt names the failing worker and the others' fate."""
+    world = exit_info.get("world_size")
+    if not isinstance(world, int) or world < 2:
+        return verdict
+    worker = failing_worker(exit_info)
+    others = [w for w in exit_info.get("workers") or () if isinstance(w, dict) and w is not worker]
+    details: dict[str, Any] = {**verdict.details, "world_size": world, "workers": exit_info.get("workers")}
+    if worker is None:
+        return dataclasses.replace(verdict, details=details)
+    rank = worker.get("rank")
+    stopped = [w for w in others if w.get("stopped_by_group")]
+    seconds = exit_info.get("all_stopped_seconds")
+    details.update(failed_rank=rank, failed_log=worker.get("log"), failed_events=worker.get("events"),
+                   all_stopped_seconds=seconds)
+    fate = ""
+    if stopped:
+        ranks = ", ".join(str(w.get("rank")) for w in stopped)
+        fate = (f" memtui stopped the other worker{'s' if len(stopped) > 1 else ''} (rank {ranks})"
+                + (f"; all were gone {seconds:.1f} s after it ended." if isinstance(seconds, (int, float)) else "."))
+    elif isinstance(seconds, (int, float)):
+        fate = f" The others ended within {seconds:.1f} s of it (a lost peer), and are not the cause."
+    summary = f"Worker rank {rank} of {world} failed first ({worker.get('log')}). {verdict.summary}{fate}"
+    evidence = (f"worker rank {rank}: exit {worker.get('returncode')}"
+                + (f" ({worker.get('signal')})" if worker.get("signal") else ""), *verdict.evidence)
+    return dataclasses.replace(verdict, summary=summary, evidence=evidence, details=details)
