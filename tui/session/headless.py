@@ -82,10 +82,12 @@ class Printer:
     def started(self, a: AttemptInfo) -> None:
         if self.as_json:
             self._json("start", attempt=a.number, run_id=a.run_id, reason=a.reason, run_dir=str(a.run_dir),
-                       config=a.config.to_dict() if a.config is not None else None)
+                       config=a.config.to_dict() if a.config is not None else None, **group_fields(a.config))
         else:
             # The reason of a relaunch was just printed on its own line.
             summary = sentence_words(a.config) if a.config is not None else "config unknown"
+            if a.config is not None and a.config.workers > 1:
+                summary += f"; {a.config.workers} workers, {a.config.worker_batch} examples each per step"
             self._put(f"[attempt {a.number}] start run {a.run_id}: {summary}")
 
     def events(self, a: AttemptInfo, events: list[Event], garbage: int) -> None:
@@ -128,7 +130,7 @@ class Printer:
     def ended(self, a: AttemptInfo, v: Verdict) -> None:
         if self.as_json:
             self._json("verdict", attempt=a.number, run_id=a.run_id, exit_code=a.exit_code, steps=a.steps,
-                       peak_memory=a.peak_memory, verdict=self._verdict(v))
+                       peak_memory=a.peak_memory, verdict=self._verdict(v), **group_fields(a.config))
             return
         self._put(f"[attempt {a.number}] ended: {v.summary}")
         for line in v.evidence[:5]:
@@ -146,7 +148,7 @@ class Printer:
     def relaunch(self, after: AttemptInfo, change_reason: str, rung: str, cfg: RunConfig) -> None:
         if self.as_json:
             self._json("relaunch", after_attempt=after.number, rung=rung, reason=change_reason,
-                       config=cfg.to_dict())
+                       config=cfg.to_dict(), **group_fields(cfg))
         else:
             self._put(f"[attempt {after.number + 1}] relaunch: {change_reason}")
 
@@ -175,6 +177,13 @@ class Printer:
         else:
             self._put(f"outcome: {words} after {recovery.attempts} attempt{'s' if recovery.attempts != 1 else ''} "
                       f"(last run {attempt.run_id}, {attempt.steps} steps; exit code {code})")
+
+
+def group_fields(config: RunConfig | None) -> dict[str, int]:
+    """World size and per-worker batch, for every JSON line about an attempt of a group."""
+    if config is None or config.workers < 2:
+        return {}
+    return {"world_size": config.workers, "per_worker_batch": config.worker_batch}
 
 
 class _Silent:
