@@ -2,9 +2,11 @@
 
 Each test starts memtui headless, which starts one reaper and two trainers
 that import TensorFlow and JAX: about 30-70 s on the loaded 2-core machine.
-Two tests only: a group that trains to the end with the same loss on both
-ranks, and a worker SIGKILLed mid-run, after which the other is gone within
-5 s and the verdict names the killed rank.
+Three tests only: a group that trains to the end with the same loss on both
+ranks; a worker SIGKILLed mid-run, after which the other is gone within 5 s
+and the verdict names the killed rank; a real out-of-memory error in a
+worker (under a per-worker --host-memory-limit) recovered by relaunching the
+whole group with the global batch halved.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.tinydata import make_image_folder
+from tests.tinydata import JAX_OOM_BATCH, JAX_OOM_LIMIT_MB, OOM_IMAGE_SIZE, make_image_folder
 from tests.waiting import wait_until
 from trainer.protocol import ExitCode
 from tui.runs.store import RunStore
@@ -84,7 +86,7 @@ def test_a_worker_killed_with_sigkill_stops_the_group_within_5_s_and_the_verdict
         def stepping() -> bool:
             dirs = runs.run_dirs()
             rank1 = dirs[0].path / "events.rank1.jsonl" if dirs else None
-            return rank1 is not None and rank1.exists() and '"step"' in rank1.read_text()
+            return rank1 is not None and rank1.exists() and '"type":"step"' in rank1.read_text()
 
         wait_until(stepping, timeout=180, what="rank 1's first step")
         (run,) = runs.run_dirs()
@@ -112,4 +114,34 @@ def test_a_worker_killed_with_sigkill_stops_the_group_within_5_s_and_the_verdict
     assert verdict["kind"] == "killed" and "SIGKILL" in verdict["evidence"][0]
     exit_info = run.exit_info()
     assert exit_info["failed_rank"] == 1 and exit_info["all_stopped_seconds"] < STOP_WITHIN
+    assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids)
+
+
+def test_a_real_oom_in_a_worker_relaunches_the_whole_group_with_the_global_batch_halved(tmp_path: Path) -> None:
+    data = make_image_folder(tmp_path / "data", classes=3, per_class=4, size=OOM_IMAGE_SIZE)
+    global_batch = 2 * JAX_OOM_BATCH  # each worker feeds JAX_OOM_BATCH: the recipe's OOM under the limit
+    proc = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "run", "--headless", "--json", "--auto-recover", "--backend", "jax",
+         "--workers", "2", "--runs-dir", str(tmp_path / "runs"), "--data", str(data), "--image-size",
+         str(OOM_IMAGE_SIZE), "--batch-size", str(global_batch), "--epochs", "2", "--steps-per-epoch", "1",
+         "--host-memory-limit", str(JAX_OOM_LIMIT_MB)],
+        cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert proc.returncode == ExitCode.FINISHED, proc.stdout[-4000:] + proc.stderr[-3000:]
+    records = _records(proc.stdout)
+    first_verdict = next(r for r in records if r["type"] == "verdict")
+    verdict = first_verdict["verdict"]
+    assert verdict["kind"] == "host-oom" and verdict["summary"].startswith("Worker rank "), verdict["summary"]
+    rank = verdict["details"]["failed_rank"]
+    runs = sorted(RunStore(tmp_path / "runs").run_dirs(), key=lambda r: r.meta()["attempt"])
+    assert len(runs) == 2
+    first, second = runs
+    failing_events = first.path / ("events.jsonl" if rank == 0 else f"events.rank{rank}.jsonl")
+    kinds = [json.loads(line)["type"] for line in failing_events.read_text().splitlines()]
+    assert "oom" in kinds  # the blamed worker's own oom event
+    (relaunch,) = [r for r in records if r["type"] == "relaunch"]
+    assert relaunch["rung"] == "halve-batch" and relaunch["config"]["workers"] == 2
+    assert relaunch["per_worker_batch"] == JAX_OOM_BATCH // 2 and relaunch["world_size"] == 2
+    assert second.config().batch_size == global_batch // 2 and second.summary.state == "finished"
+    assert [w["returncode"] for w in second.exit_info()["workers"]] == [0, 0]
+    pids = [w["pid"] for run in runs for w in run.exit_info()["workers"]]
     assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids)

@@ -34,6 +34,8 @@ def halve_batch(cfg: RunConfig, keep_effective: bool = False, min_batch: int = 1
     if cfg.script is not None and not (cfg.script.set_batch or cfg.script.batch_known):
         raise NoRemedy("the script's batch is not known yet, so it cannot be halved; give --batch-size N")
     new_batch = max(min_batch, cfg.batch_size // 2)
+    if cfg.workers > 1:  # the global batch of a group: every worker keeps an equal share
+        new_batch = max(cfg.workers, new_batch - new_batch % cfg.workers)
     if cfg.batch_size <= 1:
         raise NoRemedy("the batch is already 1; it cannot be halved")
     if new_batch >= cfg.batch_size:
