@@ -33,6 +33,7 @@ pytestmark = [
     pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed: pip install '.[jax]'"),
 ]
 REPO = Path(__file__).resolve().parent.parent
+SCRIPT = REPO / "tests" / "scripts" / "data_parallel.py"
 STOP_WITHIN = 5.0  # seconds from a worker's death to the whole group gone (issue 22)
 
 
@@ -145,3 +146,36 @@ def test_a_real_oom_in_a_worker_relaunches_the_whole_group_with_the_global_batch
     assert [w["returncode"] for w in second.exit_info()["workers"]] == [0, 0]
     pids = [w["pid"] for run in runs for w in run.exit_info()["workers"]]
     assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids)
+
+
+def _script(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {**_env(), "KERAS_BACKEND": "jax"}
+    env.pop("PYTHONPATH", None)
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", "--headless", "--json", "--workers", "2",
+         "--runs-dir", str(tmp_path / "runs"), "--", sys.executable, str(SCRIPT), *args],
+        cwd=work, env=env, capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
+
+
+def test_a_users_script_under_workers_joins_the_group_and_trains_in_step(tmp_path: Path) -> None:
+    proc = _script(tmp_path)
+    assert proc.returncode == ExitCode.FINISHED, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (run,) = RunStore(tmp_path / "runs").run_dirs()
+    rank0 = {s[:2]: s[2] for s in _steps(run.path / "events.jsonl")}
+    rank1 = {s[:2]: s[2] for s in _steps(run.path / "events.rank1.jsonl")}
+    common = rank0.keys() & rank1.keys()  # steps are coalesced in each process on its own clock
+    assert len(common) >= 2 and all(rank0[k] == rank1[k] for k in common)  # the same loss on both ranks
+    notes = json.loads((run.path / "events.rank1.jsonl").read_text().splitlines()[0])["notes"]
+    assert any("worker 1 of 2: DataParallel over 2 devices" in n for n in notes), notes
+    assert run.exit_info()["world_size"] == 2 and [w["returncode"] for w in run.exit_info()["workers"]] == [0, 0]
+
+
+def test_a_crash_in_one_scripts_worker_stops_the_other_and_the_verdict_names_it(tmp_path: Path) -> None:
+    proc = _script(tmp_path, "--die-after", "2", "--steps", "500")
+    verdict = next(r for r in _records(proc.stdout) if r["type"] == "verdict")["verdict"]
+    assert verdict["summary"].startswith("Worker rank 1 of 2 failed first"), verdict["summary"]
+    assert "rank 1 broke on purpose" in verdict["summary"] and "stopped the other worker (rank 0)" in verdict["summary"]
+    (run,) = RunStore(tmp_path / "runs").run_dirs()
+    assert run.exit_info()["all_stopped_seconds"] < STOP_WITHIN

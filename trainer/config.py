@@ -210,10 +210,8 @@ def validate(cfg: RunConfig) -> None:
 
 
 def _validate_workers(cfg: RunConfig) -> None:
-    if cfg.script is not None:
-        raise ConfigError(f"--workers {cfg.workers}: more than one process runs the built-in trainer only "
-                          "(memtui run --backend jax --workers N); not your own command yet")
-    if cfg.backend == "tensorflow":
+    # A script's backend is its own KERAS_BACKEND: the hook refuses one that is not JAX, in one line.
+    if cfg.script is None and cfg.backend == "tensorflow":
         # Measured with Keras 3.15 / TF 2.21: MultiWorkerMirroredStrategy fails inside fit
         # ("PerReplica ... unsupported type to a Tensor", keras-team/keras#20585).
         raise ConfigError(f"--workers {cfg.workers} needs --backend jax: Keras 3.15's fit fails under TensorFlow's "

@@ -25,7 +25,7 @@ from trainer.hookspec import HookSettings, fill_batch_placeholder, launch_env
 # The run options that mean something for a script (RunConfig fields); every
 # other run option is the built-in trainer's and is refused with a command.
 SCRIPT_OPTIONS = frozenset({"batch_size", "memory_growth", "gpu_memory_limit", "mixed_precision", "grad_accum",
-                            "host_memory_limit", "steps_per_epoch", "backup_dir"})
+                            "host_memory_limit", "steps_per_epoch", "backup_dir", "workers"})
 _PYTHON = re.compile(r"python(\d+(\.\d+)*)?[mw]?(\.exe)?$")
 # Python options that take a value as the next word.
 _PY_VALUE_OPTIONS = frozenset({"-W", "-X", "--check-hash-based-pycs"})
@@ -131,14 +131,15 @@ def hook_settings(config: RunConfig, run_dir: str | Path) -> HookSettings:
     cmd = _command(config)
     return HookSettings(
         run_dir=str(run_dir),
-        batch_size=config.batch_size if cmd.set_batch else None,
+        batch_size=config.worker_batch if cmd.set_batch else None,  # --workers N: each process's share
         batch_placeholder=cmd.has_placeholder,
         grad_accum=config.grad_accum,
         mixed_precision=config.mixed_precision,
         memory_growth=config.memory_growth,
         gpu_memory_limit=config.gpu_memory_limit,
         jit_compile=None if cmd.xla else False,
-        backup_dir=backup_folder(config),
+        # A group's processes would all write one backup folder at once: no resume backup for --workers N.
+        backup_dir=backup_folder(config) if config.workers == 1 else None,
         host_memory_limit=config.host_memory_limit,
         max_steps=config.steps_per_epoch,
         max_epochs=cmd.max_epochs,
@@ -149,7 +150,7 @@ def launch_spec(config: RunConfig, run_dir: str | Path, environ: Mapping[str, st
     """What the reaper starts: the argv (placeholder filled), the folder, and only
     the variables added to the user's environment (the rest is inherited)."""
     cmd = _command(config)
-    argv, _ = fill_batch_placeholder(cmd.argv, config.batch_size)
+    argv, _ = fill_batch_placeholder(cmd.argv, config.worker_batch)
     env = launch_env(hook_settings(config, run_dir), environ)
     # The script's prints reach its log as they happen (a file makes stdout block-buffered).
     if "PYTHONUNBUFFERED" not in environ:
@@ -173,7 +174,7 @@ def learn(config: RunConfig, run_start: Mapping[str, Any]) -> RunConfig:
     changes: dict[str, Any] = {}
     known = cmd.set_batch
     if isinstance(batch, int) and not isinstance(batch, bool) and batch >= 1:
-        changes["batch_size"] = batch
+        changes["batch_size"] = batch * config.workers  # fit()'s batch is one worker's share of the global batch
         known = True
     elif not cmd.set_batch:
         known = False

@@ -62,7 +62,10 @@ def name_worker(verdict: Verdict, exit_info: dict[str, Any]) -> Verdict:
         fate = (f" memtui stopped the other worker{'s' if len(stopped) > 1 else ''} (rank {ranks})"
                 + (f"; all were gone {seconds:.1f} s after it ended." if isinstance(seconds, (int, float)) else "."))
     elif isinstance(seconds, (int, float)):
-        fate = f" The others ended within {seconds:.1f} s of it (a lost peer), and are not the cause."
+        ranks = ", ".join(str(w.get("rank")) for w in others)
+        many = len(others) > 1
+        fate = (f" The other worker{'s' if many else ''} (rank {ranks}) ended by "
+                f"{'themselves' if many else 'itself'} within {seconds:.1f} s.")
     summary = f"Worker rank {rank} of {world} failed first ({worker.get('log')}). {verdict.summary}{fate}"
     evidence = (f"worker rank {rank}: exit {worker.get('returncode')}"
                 + (f" ({worker.get('signal')})" if worker.get("signal") else ""), *verdict.evidence)

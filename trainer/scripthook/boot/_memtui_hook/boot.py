@@ -79,10 +79,11 @@ def state() -> Any:
     """The process's HookState, made on first need (the writer opens events.jsonl)."""
     global STATE
     if STATE is None:
+        from _memtui_hook.group import events_name
         from _memtui_hook.report import EventWriter, Problems
         from _memtui_hook.state import HookState
 
-        STATE = HookState(settings=SETTINGS, writer=EventWriter(SETTINGS.run_dir, OWNER),
+        STATE = HookState(settings=SETTINGS, writer=EventWriter(SETTINGS.run_dir, OWNER, name=events_name()),
                           problems=Problems(SETTINGS.run_dir), owner=OWNER)
     return STATE
 
@@ -102,11 +103,12 @@ def _after_jax(jax: ModuleType) -> None:
 
 
 def _after_keras(keras: ModuleType) -> None:
-    from _memtui_hook import loops
+    from _memtui_hook import group, loops
     from _memtui_hook.devices import after_keras, probe_internals
     from _memtui_hook.patches import install
 
     hook = state()
+    group.join(keras, hook)  # --workers N: join the group before Keras computes anything (_memtui_hook/group.py)
     probe_internals(hook)
     after_keras(keras, hook)
     install(keras, hook)
