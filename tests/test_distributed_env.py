@@ -146,3 +146,12 @@ def test_the_verdict_reads_the_failing_workers_files_and_names_it(tmp_path: Path
     assert verdict.details["failed_rank"] == 1 and verdict.evidence[0] == "worker rank 1: exit -9 (SIGKILL)"
     # One process: nothing changes.
     assert name_worker(verdict, {"returncode": 0}) is verdict
+
+
+def test_halving_a_groups_batch_keeps_an_equal_share_for_every_worker() -> None:
+    from tui.remedies.changes import halve_batch
+
+    assert halve_batch(RunConfig(backend="jax", workers=4, batch_size=24)).config.batch_size == 12
+    assert halve_batch(RunConfig(backend="jax", workers=4, batch_size=40)).config.batch_size == 20
+    assert halve_batch(RunConfig(backend="jax", workers=3, batch_size=18)).config.batch_size == 9 - 9 % 3
+    assert halve_batch(RunConfig(backend="jax", workers=4, batch_size=12)).config.batch_size == 4  # 6 → 4

@@ -12,7 +12,8 @@ import time
 
 import psutil
 
-from tui.telemetry.snapshot import HostMemory, TrainerUsage
+from trainer.distributed import PROCESS_ID
+from tui.telemetry.snapshot import HostMemory, TrainerUsage, WorkerUsage
 
 
 def read_host_memory() -> HostMemory:
@@ -33,6 +34,7 @@ class ProcessTree:
         self.root_pid = root_pid
         self.rescan_every = rescan_every
         self._procs: dict[int, psutil.Process] = {}
+        self._ranks: dict[int, int] = {}  # pid -> its rank in a group, read at a scan (until found, at each)
         self._last_scan = -float("inf")
         try:
             self._root: psutil.Process | None = psutil.Process(root_pid)
@@ -55,6 +57,9 @@ class ProcessTree:
             found = [self._root]
         # Keep the objects we already hold so their cpu_percent history survives.
         self._procs = {p.pid: self._procs.get(p.pid, p) for p in found}
+        # Read again until found: a child seen between fork and exec still has the reaper's environment.
+        ranks = {pid: self._ranks[pid] if pid in self._ranks else _rank_of(proc) for pid, proc in self._procs.items()}
+        self._ranks = {pid: rank for pid, rank in ranks.items() if rank is not None}
         self._last_scan = time.monotonic()
 
     def sample(self) -> TrainerUsage | None:
@@ -70,18 +75,32 @@ class ProcessTree:
         rss = 0
         cpu = 0.0
         gone: list[int] = []
+        workers: list[WorkerUsage] = []
         for pid, proc in self._procs.items():
             try:
                 with proc.oneshot():
-                    rss += proc.memory_info().rss
+                    own = proc.memory_info().rss
+                    rss += own
                     cpu += proc.cpu_percent(None)
+                if (rank := self._ranks.get(pid)) is not None:
+                    workers.append(WorkerUsage(rank, pid, int(own)))
             except psutil.Error:
                 gone.append(pid)
         for pid in gone:
             del self._procs[pid]
         if not self._procs:
             return None
-        return TrainerUsage(pids=tuple(sorted(self._procs)), rss_bytes=int(rss), cpu_percent=round(cpu, 1))
+        return TrainerUsage(pids=tuple(sorted(self._procs)), rss_bytes=int(rss), cpu_percent=round(cpu, 1),
+                            workers=tuple(sorted(workers, key=lambda w: w.rank)) if len(workers) > 1 else ())
+
+
+def _rank_of(proc: psutil.Process) -> int | None:
+    """The rank memtui's reaper gave a worker of a group, from its environment (None: not a worker)."""
+    try:
+        value = proc.environ().get(PROCESS_ID)
+    except psutil.Error:
+        return None
+    return int(value) if value is not None and value.isdigit() else None
 
 
 def _not_zombie(proc: psutil.Process) -> bool:

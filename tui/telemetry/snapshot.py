@@ -46,12 +46,22 @@ class HostMemory:
 
 
 @dataclass(frozen=True)
+class WorkerUsage:
+    """One worker of a group (`--workers N`): its rank, pid and resident memory."""
+
+    rank: int
+    pid: int
+    rss_bytes: int
+
+
+@dataclass(frozen=True)
 class TrainerUsage:
     """The trainer's whole process tree."""
 
     pids: tuple[int, ...]
     rss_bytes: int
     cpu_percent: float
+    workers: tuple[WorkerUsage, ...] = ()  # a group's workers by rank; empty for one process
 
 
 @dataclass(frozen=True)

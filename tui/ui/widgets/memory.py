@@ -72,6 +72,7 @@ class MemoryPanel(Widget):
         # (width, lines) as last made: a frame asks for them up to three times (height, layout, render).
         self._cache: tuple[int, list[str]] | None = None
         self.spare_bytes: int | None = None  # memtui's warm spare (host RAM that is memtui's, not the run's)
+        self._worker_peaks: dict[tuple[int, int], int] = {}  # (rank, pid) -> the most memory seen
 
     def feed(self, snapshot: Snapshot, *, draw: bool = True) -> None:
         """Take a sample; `draw=False` leaves the drawing to the next `draw()`
@@ -81,6 +82,10 @@ class MemoryPanel(Widget):
         self._cache = None
         used, total = _used_total(snapshot)
         self.samples.append(Sample(used, total, self._pending_mark))
+        for w in snapshot.trainer.workers if snapshot.trainer is not None else ():
+            key = (w.rank, w.pid)
+            self._worker_peaks[key] = max(_worker_device(snapshot, w.pid, w.rss_bytes)[1],
+                                          self._worker_peaks.get(key, 0))
         self._pending_mark = False
         self._undrawn = True
         if draw:
@@ -167,6 +172,7 @@ class MemoryPanel(Widget):
             words = (self._tf_words() + self._spare_words()).lstrip(" ·")
             if words:
                 out.append(" " + words)
+        out += self._worker_lines(snap, width)
         if self.spark:
             samples = list(self.samples)
             label = "used "
@@ -176,6 +182,17 @@ class MemoryPanel(Widget):
         for err in snap.errors[:1]:
             out.append(f"[$warning]! {escape(err)}[/]")
         return out
+
+    def _worker_lines(self, snap: Snapshot, width: int) -> list[str]:
+        """A gauge row per worker of a group: host, device, its memory now, its peak (this attempt)."""
+        workers = snap.trainer.workers if snap.trainer is not None else ()
+        rows = []
+        for w in workers:
+            device, used, total = _worker_device(snap, w.pid, w.rss_bytes)
+            peak = max(used, self._worker_peaks.get((w.rank, w.pid), 0))
+            rows.append(gauge_line(f"  rank {w.rank}", used, total, width,
+                                   f" peak {nbytes(peak)} · localhost {device} pid {w.pid}"))
+        return rows
 
     def _tf_words(self) -> str:
         if self.last_step is None:
@@ -199,6 +216,15 @@ def _used_total(snap: Snapshot) -> tuple[int, int]:
     if live:
         return sum(g.used_bytes for g in live), sum(g.total_bytes for g in live)
     return snap.host.used_bytes, snap.host.total_bytes
+
+
+def _worker_device(snap: Snapshot, pid: int, rss: int) -> tuple[str, int, int]:
+    """Where a worker's memory is (its GPU where NVML names its pid, else the host): (device, used, total)."""
+    for gpu in snap.gpus:
+        for proc in gpu.processes:
+            if proc.pid == pid and proc.used_bytes is not None:
+                return f"GPU{gpu.index}", proc.used_bytes, gpu.total_bytes
+    return "CPU", rss, snap.host.total_bytes
 
 
 def _gpu_lines(gpu: GpuDevice, width: int) -> list[str]:

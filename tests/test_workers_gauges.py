@@ -1,0 +1,70 @@
+"""A gauge row per worker of a group: the sampler finds each worker's rank in
+its environment (real processes, real psutil), and the memory panel draws a
+row per rank with its memory now and its peak."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+
+from tests.recorded import cpu_snapshot
+from tui.telemetry.host import ProcessTree
+from tui.telemetry.snapshot import TrainerUsage, WorkerUsage
+from tui.ui.widgets.memory import MemoryPanel
+
+GIB = 1 << 30
+PARENT = textwrap.dedent("""
+    import os, subprocess, sys, time
+    touch = "import time; x = b'x' * %d; time.sleep(60)"  # pages written: resident
+    kids = [subprocess.Popen([sys.executable, "-c", touch % (rank + 1 << 24)],
+                             env={**os.environ, "KERAS_DISTRIBUTION_PROCESS_ID": str(rank),
+                                  "KERAS_DISTRIBUTION_NUM_PROCESSES": "2"}) for rank in range(2)]
+    print(" ".join(str(k.pid) for k in kids), flush=True)
+    time.sleep(60)
+""")
+
+
+def test_the_process_tree_names_each_workers_rank_and_its_own_memory() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        pids = [int(p) for p in parent.stdout.readline().split()]
+        tree = ProcessTree(parent.pid, rescan_every=0.0)
+        deadline = time.monotonic() + 20
+        usage = tree.sample()
+        while (usage is None or len(usage.workers) < 2 or usage.workers[1].rss_bytes < 32 << 20) \
+                and time.monotonic() < deadline:
+            time.sleep(0.1)
+            usage = tree.sample()
+        assert usage is not None and [(w.rank, w.pid) for w in usage.workers] == [(0, pids[0]), (1, pids[1])]
+        assert usage.workers[1].rss_bytes > usage.workers[0].rss_bytes  # 32 MiB against 16 MiB
+        assert usage.rss_bytes > sum(w.rss_bytes for w in usage.workers)  # the parent counts for the run too
+    finally:
+        parent.kill()
+        parent.wait()
+        for pid in pids:
+            subprocess.run(["kill", "-9", str(pid)], check=False)
+
+
+def _with_workers(rss: tuple[int, int], t: float) -> object:
+    snap = cpu_snapshot(t)
+    workers = (WorkerUsage(0, 101, rss[0]), WorkerUsage(1, 102, rss[1]))
+    trainer = TrainerUsage((100, 101, 102), sum(rss), 150.0, workers)
+    return type(snap)(t=snap.t, gpus=snap.gpus, host=snap.host, trainer=trainer, gpu_status=snap.gpu_status,
+                      gpu_message=snap.gpu_message)
+
+
+def test_the_memory_panel_draws_a_row_per_worker_with_its_peak() -> None:
+    panel = MemoryPanel()
+    panel.feed(_with_workers((2 * GIB, 3 * GIB), 1.0), draw=False)
+    panel.feed(_with_workers((GIB, 3 * GIB), 2.0), draw=False)
+    lines = panel.lines(100)
+    rows = [line for line in lines if line.lstrip().startswith("rank ")]
+    assert len(rows) == 2, lines
+    assert "rank 0" in rows[0] and "peak 2.0 GiB" in rows[0] and "localhost CPU pid 101" in rows[0]
+    assert "rank 1" in rows[1] and "peak 3.0 GiB" in rows[1]
+    one = cpu_snapshot(3.0)  # one process: no worker rows
+    panel.feed(one, draw=False)
+    assert not [line for line in panel.lines(100) if line.lstrip().startswith("rank ")]
