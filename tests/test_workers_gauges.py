@@ -63,8 +63,19 @@ def test_the_memory_panel_draws_a_row_per_worker_with_its_peak() -> None:
     lines = panel.lines(100)
     rows = [line for line in lines if line.lstrip().startswith("rank ")]
     assert len(rows) == 2, lines
-    assert "rank 0" in rows[0] and "peak 2.0 GiB" in rows[0] and "localhost CPU pid 101" in rows[0]
+    assert any("2 workers on localhost" in line and "pids 101, 102" in line for line in lines)
+    assert "rank 0 CPU" in rows[0] and "peak 2.0 GiB" in rows[0]
     assert "rank 1" in rows[1] and "peak 3.0 GiB" in rows[1]
     one = cpu_snapshot(3.0)  # one process: no worker rows
     panel.feed(one, draw=False)
     assert not [line for line in panel.lines(100) if line.lstrip().startswith("rank ")]
+
+
+def test_the_header_and_the_history_name_the_world_size_and_each_workers_batch() -> None:
+    from trainer.config import RunConfig
+    from tui.kinds.words import header_words, table_words, tag_words
+
+    cfg = RunConfig(backend="jax", workers=2, batch_size=8)
+    assert "2 workers × batch 4" in header_words(cfg) and "batch 8" in header_words(cfg)
+    assert table_words(cfg).endswith("2w") and "2workers" in tag_words(cfg)
+    assert "workers" not in header_words(RunConfig())

@@ -25,6 +25,8 @@ def _backend(cfg: RunConfig) -> str | None:
 def header_words(cfg: RunConfig, width: int | None = None) -> str:
     """The settings that decide memory, in one line (a script's command shortened to `width`)."""
     on = f"Keras on {name} · " if (name := _backend(cfg)) else ""
+    if cfg.workers > 1:  # the world size and each worker's share of the (global) batch
+        on += f"{cfg.workers} workers × batch {cfg.worker_batch} · "
     if cfg.script is not None:
         return on + _script_header(cfg, None if width is None else width - len(on))
     return on + (
@@ -44,6 +46,8 @@ def table_words(cfg: RunConfig) -> str:
         parts.append(f"×{cfg.grad_accum}")
     if cfg.memory_growth:
         parts.append("grow")
+    if cfg.workers > 1:
+        parts.append(f"{cfg.workers}w")
     return " ".join(parts)
 
 
@@ -66,6 +70,8 @@ def tag_words(cfg: RunConfig) -> str:
         parts.append(f"×{cfg.grad_accum}")
     if cfg.strategy != "default":
         parts.append(cfg.strategy)
+    if cfg.workers > 1:
+        parts.append(f"{cfg.workers}workers")
     return " ".join(parts)
 
 

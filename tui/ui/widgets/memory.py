@@ -186,12 +186,14 @@ class MemoryPanel(Widget):
     def _worker_lines(self, snap: Snapshot, width: int) -> list[str]:
         """A gauge row per worker of a group: host, device, its memory now, its peak (this attempt)."""
         workers = snap.trainer.workers if snap.trainer is not None else ()
-        rows = []
+        if not workers:
+            return []
+        pids = ", ".join(str(w.pid) for w in workers)
+        rows = [f"  [b]{len(workers)} workers on localhost [/][dim]memory now, peak this attempt (pids {pids})[/]"]
         for w in workers:
             device, used, total = _worker_device(snap, w.pid, w.rss_bytes)
             peak = max(used, self._worker_peaks.get((w.rank, w.pid), 0))
-            rows.append(gauge_line(f"  rank {w.rank}", used, total, width,
-                                   f" peak {nbytes(peak)} · localhost {device} pid {w.pid}"))
+            rows.append(gauge_line(f"  rank {w.rank} {device}", used, total, width, f" peak {nbytes(peak)}"))
         return rows
 
     def _tf_words(self) -> str:
