@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 from tests.recorded import cpu_snapshot
 from tui.telemetry.host import ProcessTree
@@ -79,3 +80,30 @@ def test_the_header_and_the_history_name_the_world_size_and_each_workers_batch()
     assert "2 workers × batch 4" in header_words(cfg) and "batch 8" in header_words(cfg)
     assert table_words(cfg).endswith("2w") and "2workers" in tag_words(cfg)
     assert "workers" not in header_words(RunConfig())
+
+
+async def test_the_log_screen_goes_through_each_workers_log_with_w(tmp_path: Path) -> None:
+    from textual.app import App
+
+    from tui.ui.screens.logview import LogScreen
+
+    (tmp_path / "trainer.log").write_text("rank zero's line\n")
+    (tmp_path / "trainer.rank1.log").write_text("rank one's line\n")
+    screen = LogScreen(tmp_path / "trainer.log", (tmp_path / "trainer.rank1.log",))
+    app = App()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(screen)
+        shown = lambda: "\n".join(screen.query_one("#trainer-log").lines)  # noqa: E731
+        title = lambda: str(screen.query_one("#trainer-log").border_title)  # noqa: E731
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if "rank zero's line" in shown():
+                break
+        assert "rank zero's line" in shown() and "worker rank 0 of 2" in title()
+        await pilot.press("w")
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if "rank one's line" in shown():
+                break
+        assert "rank one's line" in shown() and "worker rank 1 of 2" in title()
+    assert LogScreen(tmp_path / "trainer.log").check_action("next_worker", ()) is False  # one process: no `w`

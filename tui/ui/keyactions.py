@@ -13,6 +13,7 @@ from textual.app import App
 from textual.reactive import reactive
 
 from trainer.config import RunConfig
+from trainer.distributed import log_name
 from trainer.runfiles import LOG_FILE
 from tui.common.states import LIVE_STATES
 from tui.remedies.changes import NoRemedy
@@ -230,7 +231,9 @@ class KeyedApp(App[int]):
         from tui.ui.screens.logview import LogScreen
 
         info = self.attempt
-        self.push_screen(LogScreen(Path(info.run_dir) / LOG_FILE if info else None))
+        workers = info.config.workers if info and info.config else 1  # --workers N: rank k's log, after `w`
+        self.push_screen(LogScreen(Path(info.run_dir) / LOG_FILE if info else None,
+                                   tuple(Path(info.run_dir) / log_name(k) for k in range(1, workers)) if info else ()))
 
     def action_toggle_plots(self) -> None:
         if not self.main.toggle_plots():

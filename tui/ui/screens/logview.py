@@ -1,5 +1,6 @@
 """The trainer's full log (`RUN/trainer.log`), read in a worker thread and
-shown scrollable; the event loop never touches the file."""
+shown scrollable; the event loop never touches the file. A group of workers
+(`--workers N`) has a log per rank: `w` goes to the next one."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ class LogScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,l,q", "dismiss", "Close"),
         Binding("r", "reload", "Reload"),
+        Binding("w", "next_worker", "Next worker's log"),
         Binding("g,home", "top", "Top", show=False),
         Binding("G,end", "bottom", "Bottom", show=False),
     ]
@@ -45,14 +47,16 @@ class LogScreen(ModalScreen[None]):
     LogScreen > Log { border: round $primary; height: 1fr; }
     """
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, workers: tuple[Path, ...] = ()) -> None:
         super().__init__()
         self.path = path
+        self.paths = (path, *workers) if path is not None and workers else ()  # rank 0's, rank 1's, ...
 
     def compose(self) -> ComposeResult:
         log = Log(id="trainer-log", max_lines=200_000)
-        log.border_title = f"trainer log: {self.path}" if self.path else "trainer log"
-        log.border_subtitle = "↑↓ PgUp PgDn scroll · r reload · esc close"
+        log.border_title = self._title()
+        worker_key = " · w next worker" if self.paths else ""
+        log.border_subtitle = f"↑↓ PgUp PgDn scroll · r reload{worker_key} · esc close"
         yield log
         yield Footer()
 
@@ -75,6 +79,23 @@ class LogScreen(ModalScreen[None]):
         log = self.query_one(Log)
         log.clear()
         log.write_lines(lines)
+
+    def _title(self) -> str:
+        if self.path is None:
+            return "trainer log"
+        if self.paths:
+            return f"worker rank {self.paths.index(self.path)} of {len(self.paths)} log: {self.path}"
+        return f"trainer log: {self.path}"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return bool(self.paths) if action == "next_worker" else True
+
+    def action_next_worker(self) -> None:
+        if not self.paths:
+            return
+        self.path = self.paths[(self.paths.index(self.path) + 1) % len(self.paths)]
+        self.query_one(Log).border_title = self._title()
+        self.action_reload()
 
     def action_top(self) -> None:
         self.query_one(Log).scroll_home(animate=False)
