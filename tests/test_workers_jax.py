@@ -179,3 +179,33 @@ def test_a_crash_in_one_scripts_worker_stops_the_other_and_the_verdict_names_it(
     assert "rank 1 broke on purpose" in verdict["summary"] and "stopped the other worker (rank 0)" in verdict["summary"]
     (run,) = RunStore(tmp_path / "runs").run_dirs()
     assert run.exit_info()["all_stopped_seconds"] < STOP_WITHIN
+
+
+def test_a_stop_asked_for_ends_both_workers_gracefully_and_rank_0_keeps_the_backup(tmp_path: Path) -> None:
+    memtui = subprocess.Popen(_memtui(tmp_path, "--epochs", "1", "--steps-per-epoch", "5000"), cwd=REPO, env=_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        runs = RunStore(tmp_path / "runs")
+        rank1_files = lambda: (tmp_path / "runs").glob("*/events.rank1.jsonl")  # noqa: E731
+        wait_until(lambda: any('"type":"step"' in p.read_text() for p in rank1_files()), timeout=180,
+                   what="rank 1's first step")
+        memtui.send_signal(signal.SIGINT)  # Ctrl-C: memtui stops the run gracefully
+        out, _err = memtui.communicate(timeout=60)
+    finally:
+        if memtui.poll() is None:
+            memtui.kill()
+            memtui.wait()
+    assert memtui.returncode == ExitCode.STOPPED
+    outcome = next(r for r in _records(out) if r["type"] == "outcome")
+    assert outcome["status"] == "stopped"
+    (run,) = runs.run_dirs()
+    exit_info = run.exit_info()
+    assert exit_info["failed_rank"] is None and exit_info["stop_asked"]  # a stop is nobody's failure
+    assert [w["returncode"] for w in exit_info["workers"]] == [ExitCode.STOPPED, ExitCode.STOPPED]
+    assert list((tmp_path / "runs" / "backups").glob("*/*/latest.weights.h5"))  # rank 0 saved where it stopped
+    assert not list(run.path.glob(".backup-scratch*"))
+    files = (run.path / "events.jsonl", run.path / "events.rank1.jsonl")
+    ends = [json.loads(p.read_text().splitlines()[-1]) for p in files]
+    assert [e["status"] for e in ends] == ["stopped", "stopped"]
+    assert ends[0]["steps"] == ends[1]["steps"]  # both stopped after the step rank 0 named in stop.at
+    assert int((run.path / "stop.at").read_text()) + 1 == ends[0]["steps"]

@@ -58,6 +58,7 @@ class EventCallback(keras.callbacks.Callback):
         self._epoch = initial_epoch
         self._batches_begun = 0  # in the current epoch
         self._count_lock = threading.Lock()
+        self.group_stop: Any = None  # a worker of a group stops at the step the group agreed (trainer/group.py)
         stop.on_request(self.request_stop)
 
     @property
@@ -71,6 +72,12 @@ class EventCallback(keras.callbacks.Callback):
         state into the model, and a signal can land while a step holds that
         state (donated to the step): the sync would put freed arrays back into
         the model ("Array has been deleted" when fit reads its metrics)."""
+        if self.group_stop is not None:
+            self.group_stop.ask(self.steps)  # the group's workers stop together, at batch begin
+            return
+        self._stop_now()
+
+    def _stop_now(self) -> None:
         model = getattr(self, "_model", None)
         if model is None or self.stopped_in_epoch is not None:
             return
@@ -87,10 +94,15 @@ class EventCallback(keras.callbacks.Callback):
         self.reporter.begin_epoch(epoch, self.steps)
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if self.stop.requested and self.stopped_in_epoch is None:
+        if self.group_stop is None and self.stop.requested and self.stopped_in_epoch is None:
             self.request_stop()  # a stop that came before fit had a model
         self.steps += 1
         self._batches_begun += 1
+        if self.group_stop is not None:
+            if self.stop.requested and not self.group_stop.asked:
+                self.group_stop.ask(self.steps - 1)  # a stop that came before fit
+            if self.stopped_in_epoch is None and self.group_stop.due(self.steps - 1):
+                self._stop_now()  # this step is every worker's last, so none waits alone in a collective
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         # Runs in Keras' worker thread once this step's results exist (on

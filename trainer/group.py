@@ -12,11 +12,50 @@ puts the shares together into one global batch per step
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import keras
 
 from trainer.distributed import Worker
+
+STOP_FILE = "stop.at"  # rank 0: the step at which every worker stops (a stop asked for)
+STOP_MARGIN = 2  # steps ahead of rank 0's own: JAX's asynchronous dispatch lets a worker's Python run ahead
+
+
+class GroupStop:
+    """A stop asked for (SIGINT/SIGTERM to the group) ends every worker after the same step.
+
+    Each worker gets the signal on its own, at a different point of its step; a
+    worker that stopped one step before the others would leave them waiting in
+    that step's all-reduce, and rank 0's backup (a collective on JAX) would never
+    complete. So rank 0 names the step, a little ahead, in RUN/stop.at; each
+    worker, once asked, reads it at its next batches and stops when it gets there."""
+
+    def __init__(self, run_dir: Path, worker: Worker) -> None:
+        self.path = Path(run_dir) / STOP_FILE
+        self.worker = worker
+        self.asked = False
+        self.at: int | None = None
+
+    def ask(self, steps_begun: int) -> None:
+        self.asked = True
+        if self.worker.leader and self.at is None:
+            self.at = steps_begun + STOP_MARGIN
+            tmp = self.path.with_name(f".{STOP_FILE}.tmp")
+            tmp.write_text(f"{self.at}\n", encoding="ascii")
+            os.replace(tmp, self.path)
+
+    def due(self, steps_begun: int) -> bool:
+        if not self.asked:
+            return False
+        if self.at is None:
+            try:
+                self.at = int(self.path.read_text(encoding="ascii"))
+            except (OSError, ValueError):
+                return False  # rank 0 has not named it yet
+        return steps_begun >= self.at
 
 
 def join(worker: Worker) -> None:

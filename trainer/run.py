@@ -138,6 +138,10 @@ def train(cfg: RunConfig, run_dir: Path, log: EventLog, stop: StopFlag, progress
         _note(progress, f"resuming from {backup.folder} at epoch {initial_epoch + 1} ({resumed_steps} steps done)")
 
     callback = EventCallback(log, cfg.batch_size, steps_in_epoch, progress.memory, stop, initial_epoch)
+    if worker is not None:
+        from trainer.group import GroupStop
+
+        callback.group_stop = GroupStop(run_dir, worker)
     progress.callback = callback
     group_fields = _group_fields(worker, cfg)
     log.emit(
