@@ -24,8 +24,8 @@ lint: $(STAMP)
 test: lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-# The unit layer only (tests/README.md says what goes there): no TensorFlow,
-# no trainer processes, no terminal; under a minute on two cores.
+# The unit layer only (tests/README.md says what goes there): in-process tests,
+# no TensorFlow, no trainer or memtui processes, no terminal.
 test-fast: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS) tests/unit
 
