@@ -37,6 +37,7 @@ from tui.diagnosis.frames import user_frame
 from tui.diagnosis.memory import library_problem, memory_kind, merged_details, other_holders, rss_share
 from tui.diagnosis.patterns import HINTS, NON_FATAL, WEIGHT, Finding, backend_of, scan
 from tui.diagnosis.rank import rank
+from tui.diagnosis.refusals import with_refusals
 from tui.telemetry.snapshot import Snapshot
 
 __all__ = ["backend_of_run", "diagnose", "signal_of", "tail_text"]
@@ -141,6 +142,17 @@ def _names_what_ran(diagnosis: Callable[P, Verdict]) -> Callable[P, Verdict]:
     return named
 
 
+def _says_what_was_not_applied(diagnosis: Callable[P, Verdict]) -> Callable[P, Verdict]:
+    """The verdict carries what the script hook could not apply, and why (refusals.py)."""
+
+    @functools.wraps(diagnosis)
+    def told(*args: P.args, **kwargs: P.kwargs) -> Verdict:
+        return with_refusals(diagnosis(*args, **kwargs), kwargs.get("events") or ())
+
+    return told
+
+
+@_says_what_was_not_applied
 @_names_what_ran
 def diagnose(
     *,

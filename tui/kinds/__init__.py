@@ -119,6 +119,10 @@ def _kind_of(config: RunConfig | None) -> RunKind:
     script = getattr(config, "script", None)
     if script is None:
         return BUILTIN
+    if script.batch_refused:  # the hook said why it could not set the batch memtui asked for
+        return replace(SCRIPT_FIXED_BATCH["unread"],
+                       reasons={**_SCRIPT_REASONS, BATCH: f"memtui could not set this script's batch: "
+                                                          f"{script.batch_refused}"})
     if script.has_placeholder:
         return SCRIPT  # known before any fit(): the command itself carries it
     if script.batch_control == "none":
