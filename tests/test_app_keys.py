@@ -200,7 +200,7 @@ async def test_keys_that_mean_nothing_now_are_disabled(script: Any, isolated_dir
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.run_state == "training", "training")
         assert app.check_action("stop", ()) is True
-        assert app.check_action("halve_batch", ()) is None  # batch 1 cannot be halved
+        assert app.check_action("remedy", ("halve-batch",)) is None  # batch 1 cannot be halved
         assert app.check_action("find_batch", ()) is None  # the search needs the GPU to itself
         await pilot.press("s")
         await wait_for(pilot, lambda: app.run_state == "stopped", "the stop")

@@ -90,8 +90,8 @@ def _climb(cfg: RunConfig, min_batch: int, kind: str | None = None) -> list[Chan
 def test_the_default_ladder_runs_in_the_documented_order_and_ends() -> None:
     steps = _climb(RunConfig(model="large", batch_size=64), min_batch=8)
     assert [s.id for s in steps] == [
-        "memory-growth", "halve-batch", "mixed-precision", "small-model",
-        "halve-batch-further", "halve-batch-further",
+        "memory-growth", "halve-batch-accum", "mixed-precision", "small-model",
+        "halve-batch", "halve-batch",
     ]
     last = steps[-1].config
     assert (last.batch_size, last.grad_accum, last.model) == (8, 2, "small")
@@ -100,12 +100,12 @@ def test_the_default_ladder_runs_in_the_documented_order_and_ends() -> None:
 
 def test_the_ladder_skips_rungs_that_change_nothing() -> None:
     cfg = RunConfig(model="small", memory_growth=True, mixed_precision=True, batch_size=16)
-    assert [s.id for s in _climb(cfg, min_batch=4)] == ["halve-batch", "halve-batch-further"]
+    assert [s.id for s in _climb(cfg, min_batch=4)] == ["halve-batch-accum", "halve-batch"]
 
 
 def test_the_ladder_is_exhausted_at_the_minimum_batch() -> None:
     cfg = RunConfig(model="small", memory_growth=True, mixed_precision=True, batch_size=4)
-    assert next_rung(cfg, ["halve-batch"], min_batch=4) is None
+    assert next_rung(cfg, ["halve-batch-accum"], min_batch=4) is None
 
 
 def test_a_host_oom_ladder_skips_gpu_memory_growth() -> None:

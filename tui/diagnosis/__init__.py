@@ -9,13 +9,11 @@ never make an OOM verdict on their own.
 
 from __future__ import annotations
 
-import functools
 import re
 import signal as _signal
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ParamSpec
 
 from trainer.config import RunConfig
 from trainer.protocol import Error, Event, ExitCode, Oom, RunEnd, RunStart, Step
@@ -37,6 +35,7 @@ from tui.diagnosis.frames import user_frame
 from tui.diagnosis.memory import library_problem, memory_kind, merged_details, other_holders, rss_share
 from tui.diagnosis.patterns import HINTS, NON_FATAL, WEIGHT, Finding, backend_of, scan
 from tui.diagnosis.rank import rank
+from tui.kinds import kind_for
 from tui.telemetry.snapshot import Snapshot
 
 __all__ = ["backend_of_run", "diagnose", "signal_of", "tail_text"]
@@ -124,24 +123,6 @@ def _facts(log_tail: str, events: Sequence[Event]) -> _Facts:
     return _Facts(scan(text), oom, error, end, last_step, started, saw_start)
 
 
-P = ParamSpec("P")
-
-
-def _names_what_ran(diagnosis: Callable[P, Verdict]) -> Callable[P, Verdict]:
-    """The verdict's words name what ran: "Your script ..." for the user's own command,
-    where the shared sentences say "The trainer ..."."""
-
-    @functools.wraps(diagnosis)
-    def named(*args: P.args, **kwargs: P.kwargs) -> Verdict:
-        verdict = diagnosis(*args, **kwargs)
-        if getattr(kwargs.get("config"), "script", None) is not None and verdict.summary.startswith("The trainer "):
-            return replace(verdict, summary="Your script " + verdict.summary.removeprefix("The trainer "))
-        return verdict
-
-    return named
-
-
-@_names_what_ran
 def diagnose(
     *,
     exit_code: int | None,
@@ -166,8 +147,9 @@ def diagnose(
     if peak_rss is None:
         peak_rss = _peak_rss_from_events(facts)
 
-    script = config is not None and getattr(config, "script", None) is not None
-    who = "script" if script else "trainer"
+    # What ran, as its kind names it: "the trainer", "your script" (the script: "the script crashed").
+    ran = kind_for(config)
+    who, process, script = ran.subject, say.capital(ran.process), ran.user_code
     # A script goes on after a stopped fit() and may exit 0: its run_end says it was stopped.
     if (exit_code == ExitCode.FINISHED and status != "stopped") or (exit_code is None and status == "finished"):
         steps = f" after {step_count(facts.end.steps)}" if facts.end is not None else ""
@@ -189,9 +171,9 @@ def diagnose(
         details = {**merged_details(facts.findings, facts.oom), **named}
         host_abort = next((f.what for f in facts.findings if f.what in _HOST_ABORTS), None)
         if kind == HOST_OOM and "oom-killer" in present:
-            text = say.oom_killer_sentence(details.get("peak_rss"), moment)
+            text = say.oom_killer_sentence(details.get("peak_rss"), moment, who)
         elif kind == HOST_OOM and host_abort and "requested_bytes" not in details:
-            text = say.host_abort_sentence(host_abort, moment, limit_mb)
+            text = say.host_abort_sentence(host_abort, moment, limit_mb, who)
         else:
             text = say.oom_sentence(kind, details, moment, limit_mb)
         if kind in _GPU_OOMS | {OTHER_PROCESSES} and (held := other_holders(baseline, details.get("device"))):
@@ -209,15 +191,15 @@ def diagnose(
         high = rss_share(peak_rss, host_total, limit_mb)
         if high is not None:
             details = {"signal": 9, "peak_rss": high[0], "ceiling": high[1]}
-            text = say.killed_for_memory(high[0], high[1], high[2], signal_name(9), moment)
-            extra = (f"trainer peak RSS {high[0]:,} bytes of {high[1]:,} ({high[2]})",)
+            text = say.killed_for_memory(high[0], high[1], high[2], signal_name(9), moment, who)
+            extra = (f"{ran.process.removeprefix('the ')} peak RSS {high[0]:,} bytes of {high[1]:,} ({high[2]})",)
             return _verdict(HOST_OOM, text, facts, details, config, extra)
         if "shuffle" in present:
             # Killed while a shuffle buffer filled host memory: the OOM killer.
-            text = say.shuffle_killed_sentence(signal_name(9), moment)
+            text = say.shuffle_killed_sentence(signal_name(9), moment, who)
             return _verdict(HOST_OOM, text, facts, {"signal": 9, **named}, config)
     if sig is not None:
-        text = (f"The trainer was killed by {signal_name(sig)}{moment} with no sign of memory trouble "
+        text = (f"{say.capital(who)} was killed by {signal_name(sig)}{moment} with no sign of memory trouble "
                 "in its log or memory use.")
         return _verdict(KILLED, text, facts, {"signal": sig}, extra=_last_lines(log_tail))
 
@@ -232,21 +214,21 @@ def diagnose(
         if script:  # Keras' messages run to many lines (and colour codes): one line of them
             message = _one_line(message)
         said = f": {message}" if message else ""
-        text = f"The {who} crashed with {name}{said} (not an out-of-memory error)."
+        text = f"{process} crashed with {name}{said} (not an out-of-memory error)."
         details: dict = {"exception": name, "message": message}
         where = _script_line(log_tail, facts, config) if script else None
         if where is not None:
             details["where"] = where
         return _verdict(NOT_OOM, text, facts, details, extra=(f"in your script: {where}",) if where else ())
     if exit_code == ExitCode.OOM or status == "oom":
-        text = f"The trainer reported running out of memory{moment}, but the log does not say where."
+        text = f"{say.capital(who)} reported running out of memory{moment}, but the log does not say where."
         return _verdict(PROBABLE_OOM, text, facts, {}, config)
     if exit_code == ExitCode.BAD_INPUT and not script:
         last = _last_lines(log_tail, 1)
         said = f": {last[0]}" if last else ""
         return _verdict(NOT_OOM, f"The trainer refused its input{said}.", facts, {"exit_code": 2}, extra=last)
     if exit_code is not None:
-        text = f"The {who} exited with code {exit_code}{moment} and the log shows no out-of-memory error."
+        text = f"{process} exited with code {exit_code}{moment} and the log shows no out-of-memory error."
         return _verdict(NOT_OOM, text, facts, {"exit_code": exit_code}, extra=_last_lines(log_tail))
     return _verdict(NOT_OOM, "The log shows no out-of-memory error and no exception; without an exit code "
                     "it cannot tell how the run ended.", facts, extra=_last_lines(log_tail))
@@ -292,7 +274,7 @@ def _one_line(message: str, limit: int = 300) -> str:
 def _script_line(log_tail: str, facts: _Facts, config: RunConfig | None) -> str | None:
     """The user's own file and line where their script crashed (the last traceback in
     its log, else the one the hook reported with its error event)."""
-    workdir = config.script.workdir if config is not None and config.script is not None else None
+    workdir = kind_for(config).workdir(config) if config is not None else None
     found = user_frame(log_tail or "", workdir)
     if found is None and facts.error is not None:
         found = user_frame(facts.error.traceback, workdir)

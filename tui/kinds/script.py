@@ -1,10 +1,11 @@
 """The user's own Keras script as a run kind: checking the command, turning a
-config into the hook's settings and the process to start, and learning what
-the script's `fit()` reported.
+config into the hook's settings and the process to start, learning what the
+script's `fit()` reported, and `ScriptKind`, the kind's behaviour.
 
 The in-process half is trainer/scripthook (its contract: trainer/hookspec.py,
-docs/SCRIPT_HOOK.md). This is the launcher's half, pure functions only: the
-supervisor records `launch_spec` in the run folder and the reaper starts it.
+docs/SCRIPT_HOOK.md). This is the launcher's half, pure functions only (and
+reads of the run folder): the supervisor records `launch_spec` in the run
+folder and the reaper starts it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from typing import Any
 
 from trainer.command import ScriptCommand
 from trainer.config import BACKENDS, ConfigError, RunConfig
-from trainer.hookspec import HookSettings, fill_batch_placeholder, launch_env
+from trainer.hookspec import HELLO_FILE, HookSettings, fill_batch_placeholder, launch_env
+from tui.kinds.base import Kind
+from tui.kinds.capabilities import BATCH, SCRIPT, SCRIPT_FIXED_BATCH, RunKind
 
 # The run options that mean something for a script (RunConfig fields); every
 # other run option is the built-in trainer's and is refused with a command.
@@ -29,10 +32,6 @@ SCRIPT_OPTIONS = frozenset({"batch_size", "memory_growth", "gpu_memory_limit", "
 _PYTHON = re.compile(r"python(\d+(\.\d+)*)?[mw]?(\.exe)?$")
 # Python options that take a value as the next word.
 _PY_VALUE_OPTIONS = frozenset({"-W", "-X", "--check-hash-based-pycs"})
-
-
-def is_script(config: RunConfig | None) -> bool:
-    return config is not None and config.script is not None
 
 
 def new_command(argv: Sequence[str], workdir: str | Path, *, set_batch: bool, xla: bool = True) -> ScriptCommand:
@@ -204,14 +203,6 @@ def resume_note(run_start: Mapping[str, Any], relaunch: bool) -> str | None:
     return None
 
 
-def identity(config: RunConfig) -> RunConfig:
-    """The config without what was only learned (for "was this already tried?")."""
-    if config.script is None:
-        return config
-    return config.replace(backend="tensorflow",
-                          script=replace(config.script, batch_control="unknown", batch_known=False, model=None))
-
-
 # --- words ---------------------------------------------------------------------------------
 
 
@@ -225,6 +216,125 @@ def command_words(argv: Sequence[str], width: int | None = None) -> str:
     if len(short) <= width:
         return short
     return short[: max(1, width - 1)] + "…"
+
+
+# --- the kind -------------------------------------------------------------------------------
+
+# The user's own command: memtui's hook writes RUN/hook.json as its Python starts.
+HOOK_WAIT = 5.0  # seconds without it: the hook is not in this process
+FIT_WAIT = 30.0  # seconds with the hook but no fit(): say why no steps show
+HOOK_MISSING = ("no sign of the hook in this process after {wait:.0f} s: the command may not be Python, or "
+                "runs Python with -I, -E or -S (which ignore PYTHONPATH). Its memory, log and ending are "
+                "still shown, but no steps, and remedies cannot reach inside it.")
+NO_FIT_YET = ("no Keras fit() seen yet: steps show once the script calls fit(); a custom training loop "
+              "(tf.GradientTape) shows none, but memory, the log and the diagnosis still work.")
+NO_FIT = ("no Keras fit() was seen in this run (a custom training loop, or no training at all), so it had no "
+          "steps to show; its memory, log and diagnosis are as for any run.")
+SCRIPT_COLD = ("your own command starts afresh each attempt: the warm spare is a built-in trainer with "
+               "TensorFlow imported, of no use to your script")
+
+
+class ScriptKind(Kind):
+    name = SCRIPT.name
+    subject = "your script"
+    process = "the script"
+    fresh_run = "a fresh run of your command"
+    user_code = True
+    uses_spare = False
+    spare_refusal = SCRIPT_COLD
+    options = SCRIPT_OPTIONS
+    counts_examples = False  # the data is the script's own
+
+    def capabilities(self, config: RunConfig) -> RunKind:
+        """The batch capability depends on what the script's fit() was seen to get."""
+        script = _command(config)
+        if script.has_placeholder:
+            return SCRIPT  # known before any fit(): the command itself carries it
+        if script.batch_control == "none":
+            return SCRIPT_FIXED_BATCH["none"]
+        if script.batch_control == "unknown":
+            # memtui sets the batch (--batch-size): fit() will say whether it could.
+            return SCRIPT if script.set_batch else SCRIPT_FIXED_BATCH["unknown"]
+        if not (script.set_batch or script.batch_known):
+            return SCRIPT_FIXED_BATCH["unread"]
+        return SCRIPT
+
+    def launch_spec(self, config: RunConfig, run_dir: str | Path, environ: Mapping[str, str]) -> dict[str, Any]:
+        return launch_spec(config, run_dir, environ)
+
+    def record(self, config: RunConfig) -> dict[str, Any]:
+        script = _command(config)
+        return {"kind": self.name, "command": list(script.argv), "workdir": script.workdir}
+
+    def hook_blocked(self, config: RunConfig) -> str | None:
+        return hook_blocked(_command(config).argv)
+
+    def learn(self, config: RunConfig, run_start: Mapping[str, Any]) -> RunConfig:
+        return learn(config, run_start)
+
+    def resume_note(self, run_start: Mapping[str, Any], relaunch: bool) -> str | None:
+        return resume_note(run_start, relaunch)
+
+    def watch_note(self, run_path: Path, waited: float, fit_seen: bool) -> tuple[bool, str | None]:
+        if fit_seen:
+            return True, None  # nothing to say: steps show
+        if waited < HOOK_WAIT:
+            return False, None
+        if not (run_path / HELLO_FILE).exists():
+            return True, HOOK_MISSING.format(wait=HOOK_WAIT)
+        if waited >= FIT_WAIT:
+            return True, NO_FIT_YET
+        return False, None
+
+    def ending_note(self, run_path: Path, fit_seen: bool, exit_code: int | None, stopped: bool) -> str | None:
+        if fit_seen:
+            return None
+        if not (run_path / HELLO_FILE).exists():
+            return HOOK_MISSING.format(wait=HOOK_WAIT)
+        if exit_code == 0 or stopped:
+            return NO_FIT  # a crash before fit() is the verdict's to explain
+        return None
+
+    def identity(self, config: RunConfig) -> RunConfig:
+        return config.replace(backend="tensorflow", script=replace(
+            _command(config), batch_control="unknown", batch_known=False, model=None))
+
+    def workdir(self, config: RunConfig) -> str | None:
+        return _command(config).workdir
+
+    def batch_known(self, config: RunConfig) -> bool:
+        script = _command(config)
+        return script.set_batch or script.batch_known
+
+    def setting_batch(self, config: RunConfig) -> RunConfig:
+        script = _command(config)
+        return config if script.set_batch else config.replace(script=replace(script, set_batch=True))
+
+    def xla_on(self, config: RunConfig) -> bool | None:
+        return _command(config).xla
+
+    def with_xla(self, config: RunConfig, on: bool) -> RunConfig:
+        return config.replace(script=replace(_command(config), xla=on))
+
+    def probe(self, config: RunConfig, batch: int, steps: int) -> RunConfig:
+        # memtui sets the batch, Keras stops each fit() after `steps` steps and one
+        # epoch (KERAS_MAX_STEPS_PER_EPOCH / KERAS_MAX_EPOCHS).
+        script = replace(_command(config), set_batch=True, max_epochs=1)
+        return config.replace(batch_size=batch, steps_per_epoch=steps, backup_dir=None, script=script)
+
+    def probe_unanswered(self, config: RunConfig, oomed: bool) -> str | None:
+        script = _command(config)
+        if script.has_placeholder or script.batch_control in ("arrays", "rebatch", "placeholder"):
+            return None
+        if script.batch_control == "unknown":
+            if oomed:
+                return None  # out of memory before any fit(): this batch does not fit either way
+            return "no Keras fit() was seen in the probe, so the batch it tried was never used"
+        return self.capabilities(config).why_not(BATCH)
+
+    def command_tail(self, config: RunConfig) -> tuple[list[str], str]:
+        script = _command(config)
+        return (["--no-xla"] if not script.xla else []), " -- " + shlex.join(script.argv)
 
 
 def _command(config: RunConfig) -> ScriptCommand:

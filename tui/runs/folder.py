@@ -35,7 +35,8 @@ from trainer.runfiles import (
 from tui.common import procctl
 from tui.common.states import STATE_WORDS, state_of_exit, state_of_verdict
 from tui.common.verdict import Verdict
-from tui.kinds.script import command_words, learn
+from tui.kinds import kind_for
+from tui.kinds.script import command_words
 from tui.kinds.words import tag_words
 from tui.runs.facts import (
     RunSummary,
@@ -203,16 +204,8 @@ class RunDir:
                 first = decode(fh.readline())
         except OSError:
             return cfg
-        if cfg.script is not None:
-            # The user's own script: its batch and model as its first fit() reported them.
-            return learn(cfg, first.raw) if isinstance(first, RunStart) else cfg
-        size = first.raw.get("image_size") if isinstance(first, RunStart) else None
-        if isinstance(size, int) and size != cfg.image_size:
-            try:
-                return cfg.replace(image_size=size)
-            except ConfigError:
-                return cfg
-        return cfg
+        # The built-in demo's image size on a CPU-only host; a script's batch and model.
+        return kind_for(cfg).as_ran(cfg, first.raw) if isinstance(first, RunStart) else cfg
 
     def ending(self) -> RunEnd | None:
         """The trainer's run_end, read from the file's tail only."""

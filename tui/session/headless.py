@@ -23,6 +23,7 @@ from trainer.config import RunConfig
 from trainer.protocol import Epoch, Event, ExitCode, Oom, RunEnd, RunStart, Step
 from tui.common.units import format_bytes, format_loss, step_count
 from tui.common.verdict import FINISHED, STOPPED, Verdict
+from tui.kinds import kind_for
 from tui.kinds.words import fit_start_words, sentence_words
 from tui.runs.facts import peak_of
 from tui.runs.store import RunStore, RunStoreError
@@ -121,8 +122,7 @@ class Printer:
             return f"out of memory ({e.kind}): {e.message.splitlines()[0] if e.message else ''}"
         if isinstance(e, RunEnd):
             peak = format_bytes(e.peak_memory, digits=None, spaced=True)
-            who = "the script" if a.config is not None and a.config.script is not None else "trainer"
-            return f"{who} says: {e.status} after {step_count(e.steps)}, peak {peak}"
+            return f"{kind_for(a.config).process} says: {e.status} after {step_count(e.steps)}, peak {peak}"
         return None
 
     def ended(self, a: AttemptInfo, v: Verdict) -> None:

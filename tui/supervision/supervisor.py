@@ -37,7 +37,7 @@ from typing import Any
 from trainer.config import RunConfig
 from tui.common import procctl
 from tui.common.verdict import Verdict
-from tui.kinds.script import launch_spec
+from tui.kinds import kind_for
 from tui.runs.folder import RunDir
 from tui.runs.store import RunStore
 from tui.supervision.attempt import (
@@ -89,7 +89,7 @@ class Supervisor:
         self.spares = SpareKeeper(store, self.trainer_module, self._emit, enabled=spare, early=spare_early,
                                   ready_seconds=spare_ready_timeout)
         self._launches = 0
-        self._said_script_cold = False
+        self._said_never_spare = False
 
     # --- notices ---------------------------------------------------------
 
@@ -150,17 +150,18 @@ class Supervisor:
                 try:
                     run = self.store.new_run(config, session=self.session, attempt=number, reason=reason,
                                              trainer_module=self.trainer_module, baseline=_jsonable(baseline),
-                                             run_id=spare.run_path.name, spare=True, **_kind_meta(config))
+                                             run_id=spare.run_path.name, spare=True, **kind_for(config).record(config))
                 except FileExistsError:
                     spare.discard()
                     spare, cold = None, "the run id the spare had reserved was taken"
             if run is None:
                 run = self.store.new_run(config, session=self.session, attempt=number, reason=reason,
                                          trainer_module=self.trainer_module, baseline=_jsonable(baseline),
-                                         spare=False, cold_reason=cold, **_kind_meta(config))
-            if config.script is not None:
-                # The reaper starts the user's own command instead of the trainer (tui/kinds/script.py).
-                run.update_meta(launch=launch_spec(config, run.path, os.environ))
+                                         spare=False, cold_reason=cold, **kind_for(config).record(config))
+            kind = kind_for(config)
+            if (launch := kind.launch_spec(config, run.path, os.environ)) is not None:
+                # The reaper starts what the kind launches instead of the trainer (say, the user's own command).
+                run.update_meta(launch=launch)
             lock_fd = try_lock(run)
             if spare is not None:
                 spare.hand_over()
@@ -178,9 +179,10 @@ class Supervisor:
                                state="starting", started=now(), spare=spare is not None,
                                cold_reason=None if spare is not None else cold)
             if cold is not None and self._launches > 0 and self.spares.enabled and not (
-                    config.script is not None and self._said_script_cold):
+                    kind.spare_refusal is not None and self._said_never_spare):
                 self._emit(SupervisorProblem(f"attempt {number} starts cold, without the warm spare: {cold}"))
-                self._said_script_cold = config.script is not None  # said once for a script: it never changes
+                # A kind that never uses the spare is said once: it never changes.
+                self._said_never_spare = kind.spare_refusal is not None
             self._launches += 1
             watched = Watched(info, run, popen=popen, lock_fd=lock_fd, emit=self._emit,
                               diagnose=self._diagnose, baseline=baseline)
@@ -336,13 +338,6 @@ class Supervisor:
         if self.sampler is not None:
             self.sampler.set_run(None)
         return diagnose(**kwargs)
-
-
-def _kind_meta(config: RunConfig) -> dict[str, Any]:
-    """What meta.json says about the run's kind, so listings need not read its config."""
-    if config.script is None:
-        return {"kind": "builtin"}
-    return {"kind": "script", "command": list(config.script.argv), "workdir": config.script.workdir}
 
 
 def _jsonable(baseline: Any) -> Any:

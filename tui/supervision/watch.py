@@ -22,12 +22,11 @@ from pathlib import Path
 
 import psutil
 
-from trainer.hookspec import HELLO_FILE
 from trainer.protocol import Event, RunStart
 from tui.common import procctl
 from tui.common.states import state_of_verdict
 from tui.common.verdict import KILLED, NOT_OOM, Remedy, Verdict
-from tui.kinds.script import learn, resume_note
+from tui.kinds import kind_for
 from tui.runs.folder import RunDir
 from tui.supervision.attempt import (
     AttemptEnded,
@@ -54,16 +53,6 @@ BATCH_EVENTS = 500
 IDLE_SLEEP = 0.01
 LIVENESS_EVERY = 0.25
 DISK_LOW = 64 * 1024  # less than this free: the disk is full for our purposes
-# The user's own command: memtui's hook writes RUN/hook.json as its Python starts.
-HOOK_WAIT = 5.0  # seconds without it: the hook is not in this process
-FIT_WAIT = 30.0  # seconds with the hook but no fit(): say why no steps show
-HOOK_MISSING = ("no sign of the hook in this process after {wait:.0f} s: the command may not be Python, or "
-                "runs Python with -I, -E or -S (which ignore PYTHONPATH). Its memory, log and ending are "
-                "still shown, but no steps, and remedies cannot reach inside it.")
-NO_FIT_YET = ("no Keras fit() seen yet: steps show once the script calls fit(); a custom training loop "
-              "(tf.GradientTape) shows none, but memory, the log and the diagnosis still work.")
-NO_FIT = ("no Keras fit() was seen in this run (a custom training loop, or no training at all), so it had no "
-          "steps to show; its memory, log and diagnosis are as for any run.")
 
 
 def try_lock(run: RunDir) -> int | None:
@@ -108,10 +97,10 @@ class Watched:
         self.detached = threading.Event()
         self.force = threading.Event()
         self.stop_level = 0  # 0 none, 1 SIGINT sent, 2 forcing
-        # The user's own command: what its fit() said is folded into the attempt's config.
-        self.script = info.config is not None and info.config.script is not None
+        # What the run's kind learns from its run_start is folded into the attempt's config.
+        self.kind = kind_for(info.config)
         self.fit_seen = False
-        self._hook_done = False  # a note on the hook (missing, or no fit() yet) went out, or fit() was seen
+        self._watch_done = False  # the kind's note while it runs went out, or it has nothing to say
         self._notes: list[str] = []  # said after the batch that brought them
         self.thread = threading.Thread(target=self._loop, name=f"watch-{run.id}", daemon=True)
 
@@ -181,8 +170,8 @@ class Watched:
             if slow_due:
                 last_check = clock
                 self._sample_rss()
-                if self.script and not self._hook_done:
-                    self._check_hook()
+                if not self._watch_done:
+                    self._check_watch_note()
             if (every_pass or slow_due or exit_hint) and self.process_ended():
                 self.exited.set()
                 break
@@ -217,44 +206,37 @@ class Watched:
             if isinstance(event, RunStart):
                 if self.run_start is None:
                     self.run_start = event
-                if self.script:
-                    self._learn(event)
+                self._learn(event)
         self.progress.apply(events)
 
-    # --- the user's own command ----------------------------------------------
+    # --- what the run's kind learns and says ------------------------------------
 
     def _learn(self, event: RunStart) -> None:
-        """Fold what the script's fit() reported into the attempt's config (its batch
+        """Fold what a run_start reported into the attempt's config (a script's batch
         and how it can be set, its model): keys, remedies and recovery ask that."""
         first = not self.fit_seen
         self.fit_seen = True
         config = self.info.config
-        if config is not None and config.script is not None:
-            self.update(config=learn(config, event.raw))
+        if config is not None:
+            learned = self.kind.learn(config, event.raw)
+            if learned is not config:
+                self.update(config=learned)
         relaunch = self.info.number > 1 and self.info.reason != "attach"
-        if first and (note := resume_note(event.raw, relaunch)) is not None:
+        if first and (note := self.kind.resume_note(event.raw, relaunch)) is not None:
             self._notes.append(f"attempt {self.info.number} {note}")
 
-    def _check_hook(self) -> None:
-        waited = time.time() - self.info.started
-        if self.fit_seen:
-            self._hook_done = True  # nothing to say: steps show
-        elif waited < HOOK_WAIT:
-            return
-        elif not (self.run.path / HELLO_FILE).exists():
-            self._hook_done = True
-            self.emit(AttemptNote(self.info, HOOK_MISSING.format(wait=HOOK_WAIT)))
-        elif waited >= FIT_WAIT:
-            self._hook_done = True
-            self.emit(AttemptNote(self.info, NO_FIT_YET))
+    def _check_watch_note(self) -> None:
+        done, note = self.kind.watch_note(self.run.path, time.time() - self.info.started, self.fit_seen)
+        self._watch_done = done
+        if note is not None:
+            self.emit(AttemptNote(self.info, note))
 
-    def _script_ending_notes(self, exit_code: int | None) -> None:
-        if self._hook_done or self.fit_seen:
+    def _ending_note(self, exit_code: int | None) -> None:
+        if self._watch_done:
             return
-        if not (self.run.path / HELLO_FILE).exists():
-            self.emit(AttemptNote(self.info, HOOK_MISSING.format(wait=HOOK_WAIT)))
-        elif exit_code == 0 or self.stop_level:
-            self.emit(AttemptNote(self.info, NO_FIT))  # a crash before fit() is the verdict's to explain
+        note = self.kind.ending_note(self.run.path, self.fit_seen, exit_code, bool(self.stop_level))
+        if note is not None:
+            self.emit(AttemptNote(self.info, note))
 
     def _flush(self, batch: list[Event], garbage: int) -> None:
         if not batch and not garbage:
@@ -301,8 +283,7 @@ class Watched:
         exit_info = self.run.exit_info() or {}
         code = exit_info.get("returncode")
         exit_code = code if isinstance(code, int) else None
-        if self.script:
-            self._script_ending_notes(exit_code)
+        self._ending_note(exit_code)
         stored = self.run.verdict() if self.popen is None else None
         if stored is not None:
             verdict = stored
