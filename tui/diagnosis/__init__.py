@@ -38,7 +38,7 @@ from tui.diagnosis.rank import rank
 from tui.kinds import kind_for
 from tui.telemetry.snapshot import Snapshot
 
-__all__ = ["backend_of_run", "diagnose", "signal_of", "tail_text"]
+__all__ = ["backend_of_run", "diagnose", "ended_by_stop", "signal_of", "tail_text"]
 
 MAX_EVIDENCE = 5
 _GPU_OOMS = frozenset({"device-oom", "xla-oom", "async-allocator-oom", MASKED_OOM, PROBABLE_OOM})
@@ -132,8 +132,41 @@ def diagnose(
     baseline: Snapshot | None = None,
     peak_rss: int | None = None,
     host_total: int | None = None,
+    stop_asked: bool = False,
 ) -> Verdict:
-    """How the attempt ended, why, and what to try, ranked for this case."""
+    """How the attempt ended, why, and what to try, ranked for this case.
+    `stop_asked`: memtui was asked to stop the run (a key, Ctrl-C)."""
+    verdict = _diagnose(exit_code=exit_code, log_tail=log_tail, events=events, config=config, baseline=baseline,
+                        peak_rss=peak_rss, host_total=host_total)
+    if stop_asked and verdict.kind in (NOT_OOM, KILLED, LIBRARY_ERROR) and ended_by_stop(exit_code, log_tail):
+        # Ended by the stop itself: its SIGTERM, or a SIGINT before the handlers were in
+        # place (say, while importing TensorFlow). The person asked for this ending.
+        facts = _facts(log_tail, events)
+        return _verdict(STOPPED, f"Training was stopped by the user{say.when(facts.last_step, facts.started)}.",
+                        facts)
+    return verdict
+
+
+def ended_by_stop(exit_code: int | None, log_tail: str) -> bool:
+    """The process ended the way a stop's signals end one: SIGINT or SIGTERM, or a
+    SIGINT during the interpreter's own start-up, which ends it with exit 1 and
+    "Fatal Python error: init_import_site" instead of a KeyboardInterrupt."""
+    tail = (log_tail or "")[-2048:]
+    return exit_code in (-2, -15) or (
+        exit_code == 1 and ("KeyboardInterrupt" in tail or "Fatal Python error" in tail)
+    )
+
+
+def _diagnose(
+    *,
+    exit_code: int | None,
+    log_tail: str,
+    events: Sequence[Event],
+    config: RunConfig | None,
+    baseline: Snapshot | None,
+    peak_rss: int | None,
+    host_total: int | None,
+) -> Verdict:
     facts = _facts(log_tail, events)
     baseline = _as_snapshot(baseline)
     sig = signal_of(exit_code)

@@ -7,6 +7,7 @@ why it refuses one.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from pathlib import Path
@@ -75,6 +76,17 @@ class RunDir:
         return f"RunDir({str(self.path)!r})"
 
     # --- readers ---------------------------------------------------------
+
+    def try_lock(self) -> int | None:
+        """Take RUN/control.lock (the right to stop and relaunch the run); the fd while
+        held, None when another memtui holds it."""
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return fd
 
     def config(self) -> RunConfig:
         """The attempt's config; raises ConfigError naming the file when it is missing or bad."""

@@ -25,7 +25,6 @@ import dataclasses
 import os
 import queue
 import secrets
-import signal
 import subprocess
 import sys
 import threading
@@ -35,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 from trainer.config import RunConfig
-from tui.common import procctl
 from tui.common.verdict import Verdict
 from tui.kinds import kind_for
 from tui.runs.folder import RunDir
@@ -51,13 +49,12 @@ from tui.supervision.attempt import (
 )
 from tui.supervision.spare import Spare
 from tui.supervision.sparekeeper import SpareKeeper
-from tui.supervision.watch import Watched, try_lock
+from tui.supervision.watch import REAPER_GRACE, Watched
 
 __all__ = ["AttachError", "AttemptEnded", "AttemptInfo", "AttemptStarted", "EventBatch", "Notice", "Supervisor",
            "SupervisorProblem"]
 
 MODULE_ENV = "MEMTUI_TRAINER_MODULE"
-REAPER_GRACE = 2.0  # seconds for the reaper to record a SIGKILLed trainer
 
 
 class AttachError(Exception):
@@ -162,7 +159,7 @@ class Supervisor:
             if (launch := kind.launch_spec(config, run.path, os.environ)) is not None:
                 # The reaper starts what the kind launches instead of the trainer (say, the user's own command).
                 run.update_meta(launch=launch)
-            lock_fd = try_lock(run)
+            lock_fd = run.try_lock()
             if spare is not None:
                 spare.hand_over()
                 popen = spare.popen
@@ -219,8 +216,8 @@ class Supervisor:
     # --- stop ------------------------------------------------------------
 
     def stop(self, force: bool = False) -> None:
-        """Stop the current run: SIGINT, then SIGTERM and SIGKILL after their graces.
-        A second call (or `force`) skips to SIGTERM. Never blocks."""
+        """Stop the current run: SIGINT, then SIGTERM and SIGKILL after their graces
+        (the watcher's stop sequence). A second call (or `force`) skips to SIGTERM. Never blocks."""
         cur = self._current
         if cur is None or cur.done.is_set() or cur.exited.is_set():
             return
@@ -228,46 +225,7 @@ class Supervisor:
             self._emit(SupervisorProblem(
                 f"this screen is read-only: another memtui controls run {cur.run.id}; stop it there"))
             return
-        with cur.lock:
-            level = cur.stop_level
-            cur.stop_level = 2 if (force or level >= 1) else 1
-        if level >= 1:
-            cur.force.set()
-            return
-        if force:
-            cur.force.set()
-        info = cur.update(state="stopping")
-        self._emit(EventBatch(info, (), 0))
-        # Not a daemon: a stop asked for must finish even if memtui is quitting.
-        threading.Thread(target=self._escalate, args=(cur,), name=f"stop-{cur.run.id}").start()
-
-    def _escalate(self, cur: Watched) -> None:
-        if cur.pgid is None:
-            return
-        if not cur.force.is_set():
-            procctl.signal_group(cur.pgid, signal.SIGINT)
-            if self._wait_end(cur, self.grace_int, stop_on_force=True):
-                return
-        procctl.signal_group(cur.pgid, signal.SIGTERM)
-        if self._wait_end(cur, self.grace_term):
-            return
-        # SIGKILL the trainer and its children first and let the reaper record
-        # that; then sweep the group so nothing is left holding memory.
-        pids = [p for p in procctl.group_members(cur.pgid) if p != cur.reaper_pid]
-        for pid in pids:
-            procctl.signal_pid(pid, signal.SIGKILL)
-        self._wait_end(cur, REAPER_GRACE)
-        procctl.signal_group(cur.pgid, signal.SIGKILL)
-
-    def _wait_end(self, cur: Watched, seconds: float, stop_on_force: bool = False) -> bool:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if cur.exited.is_set() or cur.process_ended():
-                return True
-            if stop_on_force and cur.force.is_set():
-                return False
-            time.sleep(0.05)
-        return cur.process_ended()
+        cur.stop(force, self.grace_int, self.grace_term)
 
     # --- attach / detach -----------------------------------------------------
 
@@ -282,7 +240,7 @@ class Supervisor:
         config = run.config()
         if self._current is not None and not self._current.done.is_set():
             self.detach()
-        lock_fd = None if read_only else try_lock(run)
+        lock_fd = None if read_only else run.try_lock()
         meta = run.meta()
         if lock_fd is not None and isinstance(meta.get("session"), str):
             self.session = meta["session"]  # relaunches continue this session and its backups
