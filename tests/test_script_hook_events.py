@@ -119,9 +119,21 @@ def test_a_gradient_tape_loop_without_fit_runs_as_before_and_its_steps_are_count
     assert start["input"] == "loop" and start["phase"] == 1 and start["steps_in_epoch"] is None
     assert any("counted from the optimizer's updates" in n for n in start["notes"])
     assert steps(run)[-1]["global_step"] == 8 and steps(run)[-1]["step_seconds"] > 0
+    assert steps(run)[-1]["loss"] is None and steps(run)[-1]["loss_seen"] is False, "a printed loss is not read"
     end = run.one("run_end")
     assert end["status"] == "finished" and end["steps"] == 8 and run.events[-1] == end
     assert run.hook_lines() == []
+
+
+def test_a_loop_says_which_remedies_it_cannot_take_from_outside(tmp_path: Path) -> None:
+    """Accumulation and the XLA switch go through compile()/fit(), which a loop does not call;
+    the batch only through {batch_size} in the command. Each is said, none pretended."""
+    run = run_script(tmp_path, "gradient_tape_loop.py", batch_size=16, grad_accum=2, jit_compile=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    refused = {r["change"]: r for r in run.one("run_start")["not_applied"]}
+    assert set(refused) == {"batch", "grad-accum", "jit-compile"} and all(r["asked"] for r in refused.values())
+    assert "compile()" in refused["grad-accum"]["why"] and "jax.jit" in refused["jit-compile"]["why"]
+    assert steps(run)[-1]["global_step"] == 8
 
 
 def test_a_crashing_script_fails_exactly_as_without_the_hook(tmp_path: Path) -> None:

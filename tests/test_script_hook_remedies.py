@@ -76,8 +76,9 @@ def test_gpu_remedies_on_a_cpu_host_say_what_they_could_not_do(tmp_path: Path) -
     start = capped.one("run_start")
     assert "the GPU memory cap was asked for but not applied: no GPU found: the cap has nothing to act on" in \
         start["notes"]
-    assert {"change": "gpu-cap", "asked": True, "phase": None,
-            "why": "no GPU found: the cap has nothing to act on"} in start["not_applied"]
+    assert {"change": "gpu-cap", "asked": True, "phase": None, "why": "no GPU found: the cap has nothing to act on",
+            "words": "the GPU memory cap was asked for but not applied: no GPU found: the cap has nothing to act on"} \
+        in start["not_applied"]
     grown = run_script(tmp_path / "g", "tfdata_pipeline.py", memory_growth=True)
     assert grown.returncode == 0, grown.stderr[-3000:]
     assert grown.one("run_start")["memory_growth"] is True

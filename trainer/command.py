@@ -45,6 +45,7 @@ class ScriptCommand:
     batch_control: str = "unknown"
     batch_known: bool = False  # RunConfig.batch_size is the batch the script trains with
     model: str | None = None
+    batch_refused: str | None = None  # why the hook could not set the batch memtui asked for (its not_applied)
 
     def __post_init__(self) -> None:
         check(self)
@@ -86,3 +87,5 @@ def check(cmd: ScriptCommand) -> None:
         raise CommandError(f"script.batch_control must be one of {', '.join(BATCH_CONTROLS)}")
     if cmd.model is not None and not isinstance(cmd.model, str):
         raise CommandError("script.model must be a name")
+    if cmd.batch_refused is not None and not isinstance(cmd.batch_refused, str):
+        raise CommandError("script.batch_refused must be words")

@@ -14,6 +14,7 @@ parser.add_argument("--epochs", type=int, default=1)
 parser.add_argument("--samples", type=int, default=192)
 parser.add_argument("--size", type=int, default=8)
 parser.add_argument("--jit", action="store_true")
+parser.add_argument("--accum", type=int, default=None, help="the script's own gradient_accumulation_steps")
 parser.add_argument("--after")
 args = parser.parse_args()
 
@@ -33,7 +34,8 @@ model = keras.Sequential(
     ],
     name="mnist_convnet",
 )
-model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"],
+optimizer = keras.optimizers.Adam(gradient_accumulation_steps=args.accum) if args.accum else "adam"
+model.compile(loss="categorical_crossentropy", optimizer=optimizer, metrics=["accuracy"],
               jit_compile=True if args.jit else "auto")
 model.fit(x_train, y_train, batch_size=args.batch, epochs=args.epochs, validation_split=0.25, verbose=2)
 

@@ -62,6 +62,23 @@ def format_loss(loss: float | None, digits: int = 4) -> str:
     return "nan" if loss is None else f"{loss:.{digits}f}"
 
 
+def loss_part(loss: float | None, raw: dict, digits: int = 4) -> str:
+    """` loss 0.1234` for a step line; ` loss nan` where the loss was NaN; empty
+    where the script reported none (a training loop whose loss memtui cannot
+    read says `loss_seen: false`): memtui never invents a loss."""
+    if loss is None and raw.get("loss_seen") is False:
+        return ""
+    return f" loss {format_loss(loss, digits)}"
+
+
+def speed_words(examples_per_second: float, step_seconds: float, batch_size: int, digits: int = 0,
+                long: bool = False) -> str:
+    """`36 ex/s`, or steps per second where the batch is not known (batch 0)."""
+    if batch_size > 0 or step_seconds <= 0:
+        return f"{examples_per_second:.{digits}f} {'examples/s' if long else 'ex/s'}"
+    return f"{1 / step_seconds:.{max(digits, 1)}f} steps/s"
+
+
 def step_count(n: int) -> str:
     """`1 step`, `3760 steps`."""
     return f"{n} step" if n == 1 else f"{n} steps"

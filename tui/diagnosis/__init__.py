@@ -35,6 +35,7 @@ from tui.diagnosis.frames import user_frame
 from tui.diagnosis.memory import library_problem, memory_kind, merged_details, other_holders, rss_share
 from tui.diagnosis.patterns import HINTS, NON_FATAL, WEIGHT, Finding, backend_of, scan
 from tui.diagnosis.rank import rank
+from tui.diagnosis.refusals import with_refusals
 from tui.kinds import kind_for
 from tui.telemetry.snapshot import Snapshot
 
@@ -142,9 +143,10 @@ def diagnose(
         # Ended by the stop itself: its SIGTERM, or a SIGINT before the handlers were in
         # place (say, while importing TensorFlow). The person asked for this ending.
         facts = _facts(log_tail, events)
-        return _verdict(STOPPED, f"Training was stopped by the user{say.when(facts.last_step, facts.started)}.",
-                        facts)
-    return verdict
+        verdict = _verdict(STOPPED, f"Training was stopped by the user{say.when(facts.last_step, facts.started)}.",
+                           facts)
+    # The verdict carries what the script hook could not apply, and why (refusals.py).
+    return with_refusals(verdict, events)
 
 
 def ended_by_stop(exit_code: int | None, log_tail: str) -> bool:

@@ -10,6 +10,7 @@ folder and the reaper starts it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shlex
@@ -161,7 +162,10 @@ def launch_spec(config: RunConfig, run_dir: str | Path, environ: Mapping[str, st
 
 def learn(config: RunConfig, run_start: Mapping[str, Any]) -> RunConfig:
     """`config` with what a run_start of the script reported folded in: how its
-    batch can be set, the batch it trains with, the model's name and its epochs."""
+    batch can be set (and why not, where the hook refused it), the batch it
+    trains with, the model's name, its epochs, and the accumulation and
+    precision in force: the script's own where the hook could not apply memtui's,
+    so the header and the history never show a remedy that is not running."""
     cmd = _command(config)
     control = run_start.get("batch_control")
     control = control if control in ("arrays", "rebatch", "placeholder") else "none"
@@ -179,13 +183,36 @@ def learn(config: RunConfig, run_start: Mapping[str, Any]) -> RunConfig:
     backend = run_start.get("backend")
     if backend in BACKENDS:  # the script's own KERAS_BACKEND decides; the remedies follow it
         changes["backend"] = backend
+    changes.update(_in_force(run_start))
     model = run_start.get("model")
     new_cmd = replace(cmd, batch_control=control, batch_known=known,
-                      model=model if isinstance(model, str) and model else cmd.model)
+                      model=model if isinstance(model, str) and model else cmd.model,
+                      batch_refused=_refused(run_start, "batch"))
     try:
         return config.replace(script=new_cmd, **changes)
     except ConfigError:
         return config.replace(script=new_cmd)
+
+
+def _in_force(run_start: Mapping[str, Any]) -> dict[str, Any]:
+    """The accumulation and precision the script's fit() trains with, as run_start saw them."""
+    found: dict[str, Any] = {}
+    accum = run_start.get("grad_accum")
+    if isinstance(accum, int) and not isinstance(accum, bool) and accum >= 1:
+        found["grad_accum"] = accum
+    policy = run_start.get("dtype_policy")
+    if isinstance(policy, str) and policy:
+        found["mixed_precision"] = policy.startswith("mixed_")
+    return found
+
+
+def _refused(run_start: Mapping[str, Any], change: str) -> str | None:
+    """Why the hook did not apply `change` that was asked for, from run_start's not_applied."""
+    for record in run_start.get("not_applied") or ():
+        if isinstance(record, Mapping) and record.get("change") == change and record.get("asked") is True:
+            why = record.get("why")
+            return why if isinstance(why, str) and why else None
+    return None
 
 
 def resume_note(run_start: Mapping[str, Any], relaunch: bool) -> str | None:
@@ -248,6 +275,10 @@ class ScriptKind(Kind):
     def capabilities(self, config: RunConfig) -> RunKind:
         """The batch capability depends on what the script's fit() was seen to get."""
         script = _command(config)
+        if script.batch_refused:  # the hook said why it could not set the batch memtui asked for
+            return dataclasses.replace(SCRIPT_FIXED_BATCH["unread"], reasons={
+                **SCRIPT_FIXED_BATCH["unread"].reasons,
+                BATCH: f"memtui could not set this script's batch: {script.batch_refused}"})
         if script.has_placeholder:
             return SCRIPT  # known before any fit(): the command itself carries it
         if script.batch_control == "none":
@@ -297,7 +328,7 @@ class ScriptKind(Kind):
 
     def identity(self, config: RunConfig) -> RunConfig:
         return config.replace(backend="tensorflow", script=replace(
-            _command(config), batch_control="unknown", batch_known=False, model=None))
+            _command(config), batch_control="unknown", batch_known=False, model=None, batch_refused=None))
 
     def workdir(self, config: RunConfig) -> str | None:
         return _command(config).workdir

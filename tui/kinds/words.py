@@ -171,7 +171,8 @@ def fit_start_words(raw: Mapping[str, Any]) -> str:
     devices = raw.get("devices")
     if isinstance(devices, list) and devices:
         parts.append("on " + ", ".join(str(d.get("name", "?")) for d in devices if isinstance(d, dict)))
-    label = f"fit() {phase}" if isinstance(phase, int) and phase > 1 else "fit()"
+    what = "training loop" if raw.get("input") == "loop" else "fit()"  # a loop without fit() (the hook's loops.py)
+    label = f"{what} {phase}" if isinstance(phase, int) and phase > 1 else what
     return f"{label} started: " + ", ".join(parts)
 
 

@@ -3,7 +3,7 @@ in a few words, and the summary row of `memtui runs`."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tui.common.verdict import Remedy, Verdict
@@ -60,6 +60,7 @@ class RunSummary:
     kind: str = "builtin"  # "script": the user's own command (tui.kinds)
     command: str | None = None  # that command, as typed
     backend: str | None = None  # the Keras backend of the config ("tensorflow", "jax"); None when unreadable
+    not_applied: list[str] = field(default_factory=list)  # what the script hook could not apply, in words
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

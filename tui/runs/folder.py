@@ -36,6 +36,7 @@ from trainer.runfiles import (
 from tui.common import procctl
 from tui.common.states import STATE_WORDS, state_of_exit, state_of_verdict
 from tui.common.verdict import Verdict
+from tui.diagnosis.refusals import from_verdict
 from tui.kinds import kind_for
 from tui.kinds.script import command_words
 from tui.kinds.words import tag_words
@@ -279,6 +280,7 @@ class RunDir:
             session=meta.get("session"), attempt=meta.get("attempt"), estimate=estimate_of(meta),
             kind=meta.get("kind") if isinstance(meta.get("kind"), str) else "builtin",
             command=_command_of(meta), backend=backend,
+            not_applied=[r.words for r in from_verdict(None if live else self.verdict())],
         )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from trainer.config import RunConfig
 from trainer.protocol import Step
 from trainer.runfiles import write_json_atomic
-from tui.common.units import format_loss
+from tui.common.units import loss_part
 from tui.kinds.script import command_words
 from tui.runs.facts import RunSummary
 from tui.runs.folder import RunDir
@@ -156,7 +156,8 @@ def new_run_id() -> str:
 def step_words(step: Step) -> str:
     """`ep2 412/1000 · loss 0.83`."""
     total = f"/{step.steps_in_epoch}" if step.steps_in_epoch else ""
-    return f"ep{step.epoch} {step.step}{total} · loss {format_loss(step.loss, 2)}"
+    loss = loss_part(step.loss, step.raw, 2)
+    return f"ep{step.epoch} {step.step}{total}" + (f" ·{loss}" if loss else "")
 
 
 def live_run_summary(root: str | Path) -> str | None:

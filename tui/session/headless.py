@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from trainer.config import RunConfig
 from trainer.protocol import Epoch, Event, ExitCode, Oom, RunEnd, RunStart, Step
-from tui.common.units import format_bytes, format_loss, step_count
+from tui.common.units import format_bytes, loss_part, speed_words, step_count
 from tui.common.verdict import FINISHED, STOPPED, Verdict
 from tui.kinds import kind_for
 from tui.kinds.words import fit_start_words, sentence_words
@@ -110,8 +110,10 @@ class Printer:
             of = f"/{e.steps_in_epoch}" if e.steps_in_epoch else ""
             acc = f" accuracy {e.accuracy:.3f}" if e.accuracy is not None else ""
             mem = peak_of(e.memory)
-            return (f"epoch {e.epoch} step {e.step}{of}: loss {format_loss(e.loss)}{acc}, "
-                    f"{e.examples_per_second:.1f} examples/s, memory {format_bytes(mem, digits=None, spaced=True)}")
+            loss = loss_part(e.loss, e.raw)
+            speed = speed_words(e.examples_per_second, e.step_seconds, e.batch_size, digits=1, long=True)
+            return (f"epoch {e.epoch} step {e.step}{of}:{loss}{acc}{',' if loss or acc else ''} "
+                    f"{speed}, memory {format_bytes(mem, digits=None, spaced=True)}")
         if isinstance(e, Epoch):
             metrics = ", ".join(f"{k} {v:.4f}" for k, v in e.metrics.items() if isinstance(v, (int, float)))
             return f"epoch {e.epoch} done: {metrics}"

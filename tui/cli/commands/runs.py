@@ -61,6 +61,8 @@ def run(ns: argparse.Namespace) -> int:
         sizes = f"{format_bytes(s.estimate, unknown='-'):>7} {format_bytes(s.peak_memory, unknown='-'):>7}"
         command = f"  $ {s.command}" if s.command else ""  # the user's own script: its command, as typed
         print(f"{s.id:<21} {started:<16} {s.config[:24]:<24} {s.steps:>7} {sizes}  {s.status}{command}")
+        for words in s.not_applied:  # what memtui could not change in the script, and why
+            print(f"{'':<21} not applied: {words}")
     return 0
 
 

@@ -20,6 +20,7 @@ from textual.screen import Screen
 from trainer.protocol import Epoch, Error, Event, Oom, RunEnd, RunStart, Step
 from tui.common.units import step_count
 from tui.common.verdict import Verdict
+from tui.diagnosis.refusals import late_lines
 from tui.kinds.words import fit_start_words
 from tui.telemetry.snapshot import Snapshot
 from tui.ui.plotdata import SessionPlots
@@ -111,6 +112,7 @@ class MainScreen(Screen[None]):
         self.plot_data = SessionPlots()
         self.plots = PlotsPanel(self.plot_data, id="plots")
         self.last_step: Step | None = None  # the attempt's newest, for the header
+        self.fit_start: RunStart | None = None  # the newest fit()'s run_start, for what its run_end adds
         self.show_plots = False  # below WIDE: the plots in the log's place (`p`)
 
     def compose(self) -> ComposeResult:
@@ -220,6 +222,7 @@ class MainScreen(Screen[None]):
 
     def attempt_started(self, info: AttemptInfo) -> None:
         self.last_step = None
+        self.fit_start = None
         if any(not key.startswith("p") for key in self.history.row_keys):  # an earlier attempt (probes aside)
             self.memory.mark_relaunch()
         self.plot_data.attempt_started(info.number, info.started, limit_of(info.config))
@@ -241,8 +244,12 @@ class MainScreen(Screen[None]):
             if line is not None:
                 steplog.add(line)
             if isinstance(event, RunStart):
+                self.fit_start = event
                 for detail in start_details(event):
                     steplog.add(detail)
+            elif isinstance(event, RunEnd):
+                for late in late_lines(event, self.fit_start):
+                    steplog.add(late)
             if isinstance(event, Step):
                 last, newest = event, line or ""
         if garbage:

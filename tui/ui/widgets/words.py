@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from trainer.protocol import Step
-from tui.common.units import format_bytes, format_loss
+from tui.common.units import format_bytes, loss_part, speed_words
 
 # state -> (symbol + words, style)
 STATES: dict[str, tuple[str, str]] = {
@@ -127,6 +127,7 @@ def step_line(step: Step) -> str:
     current, peak, label = tf_memory(step.memory)
     mem = f"  {label} {pair(current, peak)}" if current is not None or peak is not None else ""
     return (
-        f"e{step.epoch} {step.step:>4}{total} loss {format_loss(step.loss)}{acc} "
-        f"{step.step_seconds * 1000:.0f} ms {step.examples_per_second:.0f} ex/s{mem}"
+        f"e{step.epoch} {step.step:>4}{total}{loss_part(step.loss, step.raw)}{acc} "
+        f"{step.step_seconds * 1000:.0f} ms "
+        f"{speed_words(step.examples_per_second, step.step_seconds, step.batch_size)}{mem}"
     )

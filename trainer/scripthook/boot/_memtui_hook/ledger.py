@@ -62,4 +62,4 @@ class Ledger:
         return [r.words() for r in self.for_phase(phase)]
 
     def records(self, phase: int) -> list[dict[str, Any]]:
-        return [asdict(r) for r in self.for_phase(phase)]
+        return [{**asdict(r), "words": r.words()} for r in self.for_phase(phase)]

@@ -107,7 +107,7 @@ def _seen(state: HookState, keras: ModuleType, optimizer: Any, stateless: bool) 
         if state.fault("loop"):
             raise RuntimeError("fault injected by the test setting fault=loop")
         if state.loop is None:
-            state.loop = LoopWatch(state, keras, stateless)
+            state.loop = LoopWatch(state, keras, stateless, optimizer)
         if state.loop.on:
             state.loop.add(optimizer)
     except Exception as exc:
@@ -118,8 +118,22 @@ def _seen(state: HookState, keras: ModuleType, optimizer: Any, stateless: bool) 
         state.problems.report("the training-loop watch", exc, "no steps from this loop; training goes on")
 
 
+def _refuse_compile_remedies(state: HookState, optimizer: Any, phase: int) -> None:
+    """What memtui applies through compile() and fit() does not reach a loop that
+    calls neither: say so where it was asked for (never pretend it runs)."""
+    settings = state.settings
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    asked = settings.grad_accum
+    if asked and asked > 1 and getattr(inner, "gradient_accumulation_steps", None) != asked:
+        state.refuse("grad-accum", "a training loop calls its own optimizer, and memtui sets accumulation through "
+                     "compile(), which did not make this one; the script's own setting stays", True, phase)
+    if settings.jit_compile is False:
+        state.refuse("jit-compile", "a training loop compiles its own step (tf.function(jit_compile=...) or "
+                     "jax.jit); memtui's XLA switch acts on compile() and fit() only", True, phase)
+
+
 class LoopWatch:
-    def __init__(self, state: HookState, keras: ModuleType, stateless: bool) -> None:
+    def __init__(self, state: HookState, keras: ModuleType, stateless: bool, optimizer: Any) -> None:
         self.state = state
         self.keras = keras
         self.on = True
@@ -140,6 +154,7 @@ class LoopWatch:
         if state.settings.batch_size is not None and not state.settings.batch_placeholder:
             state.refuse("batch", "a training loop makes its own batches; put {batch_size} in the command where the "
                          "script takes its batch", True, self.phase)
+        _refuse_compile_remedies(state, optimizer, self.phase)
         self.batch = batch
         state.writer.emit(
             "run_start", phase=self.phase, config=state.settings.to_dict(), input="loop", dataset={"input": "loop"},
@@ -190,9 +205,10 @@ class LoopWatch:
                 self.peak = max(self.peak or 0, peak)
             batch = self.batch or 0
             self.state.global_steps = self.steps_before + count
+            loss_name = next((k for k in metrics if "loss" in k), None)
             self.state.writer.emit(
                 "step", phase=self.phase, epoch=1, step=count, global_step=self.steps_before + count,
-                steps_in_epoch=None, loss=next((v for k, v in metrics.items() if "loss" in k), None),
+                steps_in_epoch=None, loss=metrics[loss_name] if loss_name else None, loss_seen=loss_name is not None,
                 accuracy=_report.accuracy_of(metrics), metrics=metrics, batch_size=batch,
                 step_seconds=round(seconds, 6), examples_per_second=round(batch / seconds, 3) if batch else 0.0,
                 memory=memory)
