@@ -47,6 +47,16 @@ class Kind:
         """What meta.json says about the run's kind, so listings need not read its config."""
         return {"kind": self.name}
 
+    def describe(self, config: RunConfig) -> dict[str, Any]:
+        """The config as a record of the run shows it (headless JSON's `start` and
+        `relaunch`): what runs and the settings that decide its memory."""
+        return config.to_dict()
+
+    def in_force(self, config: RunConfig) -> list[str]:
+        """The settings memtui changes from outside, in words, where the config's
+        own words (`tui.kinds.words`) do not already say them all; [] for none."""
+        return []
+
     def hook_blocked(self, config: RunConfig) -> str | None:
         """The option of the command that keeps memtui's hook out, if any."""
         return None

@@ -297,6 +297,43 @@ class ScriptKind(Kind):
         script = _command(config)
         return {"kind": self.name, "command": list(script.argv), "workdir": script.workdir}
 
+    def describe(self, config: RunConfig) -> dict[str, Any]:
+        """The script, not the built-in trainer's fields (its image size, model and
+        epochs describe nothing that runs). The batch and the backend are None until
+        known: memtui sets the batch or the script's fit() reports it, and the script's
+        own KERAS_BACKEND is seen in its run_start."""
+        script = _command(config)
+        learned = script.batch_control != "unknown"  # a run_start of the script was seen
+        return {
+            "kind": self.name, "command": list(script.argv), "workdir": script.workdir,
+            "backend": config.backend if learned else None, "model": script.model,
+            "batch_size": config.batch_size if self.batch_known(config) else None,
+            "memtui_sets_batch": script.set_batch, "memory_growth": config.memory_growth,
+            "gpu_memory_limit": config.gpu_memory_limit, "mixed_precision": config.mixed_precision,
+            "grad_accum": config.grad_accum, "xla": script.xla, "host_memory_limit": config.host_memory_limit,
+            "steps_per_epoch": config.steps_per_epoch, "backup_dir": config.backup_dir,
+            "in_force": self.in_force(config),
+        }
+
+    def in_force(self, config: RunConfig) -> list[str]:
+        script = _command(config)
+        words = [f"batch {config.batch_size}"] if script.set_batch else []
+        if config.memory_growth:
+            words.append("memory growth")
+        if config.gpu_memory_limit:
+            words.append(f"GPU cap {config.gpu_memory_limit} MB")
+        if config.mixed_precision:
+            words.append("mixed precision")
+        if config.grad_accum > 1:
+            words.append(f"accumulate ×{config.grad_accum}")
+        if not script.xla:
+            words.append("XLA off")
+        if config.host_memory_limit:
+            words.append(f"host limit {config.host_memory_limit} MB")
+        if config.steps_per_epoch:
+            words.append(f"at most {config.steps_per_epoch} steps per epoch")
+        return words
+
     def hook_blocked(self, config: RunConfig) -> str | None:
         return hook_blocked(_command(config).argv)
 

@@ -261,9 +261,10 @@ class RunDir:
         live = self.is_live()
         damage = self.damage(live)
         backend = None
+        in_force: list[str] = []
         try:
             config = self.effective_config()
-            cfg_words, backend = tag_words(config), config.backend
+            cfg_words, backend, in_force = tag_words(config), config.backend, kind_for(config).in_force(config)
         except ConfigError:
             cfg_words = "?"
         last_step, run_end, step_lines = self._tail_events()
@@ -280,7 +281,7 @@ class RunDir:
             session=meta.get("session"), attempt=meta.get("attempt"), estimate=estimate_of(meta),
             kind=meta.get("kind") if isinstance(meta.get("kind"), str) else "builtin",
             command=_command_of(meta), backend=backend,
-            not_applied=[r.words for r in from_verdict(None if live else self.verdict())],
+            not_applied=[r.words for r in from_verdict(None if live else self.verdict())], in_force=in_force,
         )
 
 

@@ -83,7 +83,7 @@ class Printer:
     def started(self, a: AttemptInfo) -> None:
         if self.as_json:
             self._json("start", attempt=a.number, run_id=a.run_id, reason=a.reason, run_dir=str(a.run_dir),
-                       config=a.config.to_dict() if a.config is not None else None)
+                       config=kind_for(a.config).describe(a.config) if a.config is not None else None)
         else:
             # The reason of a relaunch was just printed on its own line.
             summary = sentence_words(a.config) if a.config is not None else "config unknown"
@@ -148,7 +148,7 @@ class Printer:
     def relaunch(self, after: AttemptInfo, change_reason: str, rung: str, cfg: RunConfig) -> None:
         if self.as_json:
             self._json("relaunch", after_attempt=after.number, rung=rung, reason=change_reason,
-                       config=cfg.to_dict())
+                       config=kind_for(cfg).describe(cfg))
         else:
             self._put(f"[attempt {after.number + 1}] relaunch: {change_reason}")
 
