@@ -56,6 +56,18 @@ def test_a_run_folder_uses_its_events_exit_status_and_config(tmp_path: Path,
     assert data["remedies"][0]["title"] == "halve the batch 512 → 256"
 
 
+def test_a_stored_run_is_found_by_its_id_a_prefix_or_latest(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    runs = tmp_path / "runs"
+    shutil.copytree(CORPUS / "trainer" / "trainer_host_oom", runs / "20261207-120000-abcd")
+    for ref in ("20261207-120000-abcd", "20261207-12", "latest"):
+        assert main(["diagnose", ref, "--runs-dir", str(runs)]) == 0, ref
+        assert capsys.readouterr().out.startswith("host-oom: "), ref
+    proc = subprocess.run([sys.executable, "-m", "tui.cli", "diagnose", "nope", "--runs-dir", str(runs)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 2 and "no run 'nope'" in proc.stderr and len(proc.stderr.splitlines()) == 1
+
+
 @pytest.mark.parametrize(
     ("make", "words"),
     [

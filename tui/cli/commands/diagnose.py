@@ -1,8 +1,9 @@
 """`memtui diagnose LOGFILE [--exit-code N] [--json]`: explain how a run ended.
 
 LOGFILE is any saved TensorFlow log (a user's own included) or a memtui run
-folder, in which case its events, exit status, config and launch baseline are
-used too. A log that cannot be read is one line on stderr and exit 2.
+(its folder, its id as `memtui runs` lists it, a unique prefix of the id, or
+`latest`), in which case its events, exit status, config and launch baseline
+are used too. A log that cannot be read is one line on stderr and exit 2.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tui.cli.options import add_runs_dir_option, runs_root
 from tui.common.verdict import Verdict
 from tui.diagnosis import backend_of_run, diagnose, tail_text
 from tui.diagnosis.runfolder import diagnosis_inputs, is_run_folder
@@ -23,15 +25,19 @@ _SNIFF = 8192
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("logfile", metavar="LOGFILE",
-                        help="a saved TensorFlow log (stderr of the training), or a memtui run folder")
+                        help="a saved TensorFlow log (stderr of the training), or a memtui run: its folder, "
+                             "its id (or a unique prefix), or latest")
     parser.add_argument("--exit-code", type=int, default=None, metavar="N",
                         help="how the process ended: its exit code, -N or 128+N for signal N (e.g. 137 = SIGKILL)")
     parser.add_argument("--json", action="store_true", help="print the verdict as one JSON object")
+    add_runs_dir_option(parser)
 
 
 def run(ns: argparse.Namespace) -> int:
     path = Path(ns.logfile).expanduser()
     try:
+        if not path.exists():
+            path = _stored_run(ns.logfile, runs_root(ns), path)
         inputs = _inputs(path)
     except _BadLog as exc:
         print(f"memtui diagnose: {exc}", file=sys.stderr)
@@ -56,6 +62,24 @@ class _BadLog(Exception):
     pass
 
 
+def _stored_run(ref: str, root: Path, path: Path) -> Path:
+    """The folder of run `ref` (an id, a unique prefix, `latest`) in the runs folder."""
+    from tui.runs.store import RunStore, RunStoreError
+
+    if "/" in ref or not root.is_dir():
+        raise _BadLog(f"{path} does not exist; give the path of a saved training log or a run id from `memtui runs`")
+    try:
+        store = RunStore(root)
+        if ref == "latest":
+            runs = store.run_dirs()
+            if not runs:
+                raise _BadLog(f"no runs in {root}; `memtui` starts one")
+            return runs[0].path
+        return store.resolve(ref).path
+    except RunStoreError as exc:
+        raise _BadLog(f"{path} is neither a file nor a run: {exc}") from None
+
+
 def _inputs(path: Path) -> dict[str, Any]:
     if is_run_folder(path):
         return diagnosis_inputs(path)
@@ -77,7 +101,8 @@ def _inputs(path: Path) -> dict[str, Any]:
 def render(v: Verdict) -> str:
     """The verdict for a terminal: kind, sentence, evidence, what to try."""
     lines = [f"{v.kind}: {v.summary}"]
-    shown = {k: val for k, val in v.details.items() if k != "other_processes"}
+    # Who else held the GPU and what was not applied have lines of their own below.
+    shown = {k: val for k, val in v.details.items() if k not in ("other_processes", "not_applied")}
     if shown:
         lines.append("details: " + ", ".join(f"{k}={val}" for k, val in shown.items()))
     if v.evidence:
