@@ -13,7 +13,8 @@ import pytest
 from trainer.config import ConfigError, RunConfig
 from tui.diagnosis import diagnose
 from tui.kinds import KINDS, kind_for
-from tui.kinds.script import HOOK_MISSING, NO_FIT_YET, new_command
+from tui.kinds.script import new_command
+from tui.kinds.scriptkind import HOOK_MISSING, NO_FIT_YET
 
 PY = sys.executable
 

@@ -33,7 +33,7 @@ from tui.kinds.capabilities import (
     RunKind,
     on_backend,
 )
-from tui.kinds.script import ScriptKind
+from tui.kinds.scriptkind import ScriptKind
 
 __all__ = ["ACCUMULATION", "BACKEND_CANNOT", "BATCH", "BATCH_REASONS", "BUILTIN", "CAPABILITIES",
            "DATA_BUFFERS", "GPU_CAP", "IMAGE_SIZE", "KINDS", "MEMORY_GROWTH",
