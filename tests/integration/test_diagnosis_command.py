@@ -12,7 +12,7 @@ import pytest
 
 from tui.cli import main
 
-CORPUS = Path(__file__).parent / "corpus"
+CORPUS = Path(__file__).parents[1] / "corpus"
 
 
 def _write(path: Path, data: bytes) -> Path:

@@ -20,7 +20,7 @@ from tui.cli import main
 from tui.kinds.oomdemo import CPU_LIMIT_MB, oom_scenario
 from tui.runs.store import RunStore
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("argv", [["demo", "nope"], ["demo", "oom", "--json"]])

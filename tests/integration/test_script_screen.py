@@ -23,7 +23,7 @@ from tui.runs.store import RunStore
 from tui.ui.app import MemtuiApp
 from tui.ui.screens.help import HelpScreen
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 STAND_IN = str(REPO / "tests" / "stand_in_script.py")
 
 

@@ -1,7 +1,7 @@
 """What the screen looks like, at 80×24, 120×40 (side by side from here) and
 200×50, fed from recorded runs; each snapshot is named by its size.
 
-Run `pytest tests/test_app_snapshots.py --snapshot-update` after a deliberate
+Run `pytest tests/unit/test_app_snapshots.py --snapshot-update` after a deliberate
 change and look at the SVGs before committing them.
 """
 

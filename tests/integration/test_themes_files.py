@@ -12,7 +12,7 @@ from textual.color import Color
 
 from tui.ui.themes import DEFAULT_THEME, ThemeChoiceError, choose_theme, load_themes, parse_theme
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_repo_ships_a_dark_default_a_light_and_a_high_contrast_theme() -> None:

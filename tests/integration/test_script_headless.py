@@ -14,7 +14,7 @@ from typing import Any
 
 from tui.runs.store import RunStore
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 STAND_IN = str(REPO / "tests" / "stand_in_script.py")
 PY = sys.executable
 

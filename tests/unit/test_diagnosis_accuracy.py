@@ -4,14 +4,14 @@ OOM vs not: the verdict is an OOM kind exactly when the label is.
 Kinds: the verdict's kind is the label's.
 False OOMs: logs labelled not-OOM that the diagnosis calls an OOM.
 
-`pytest -s tests/test_diagnosis_accuracy.py` prints the figures and every miss.
+`pytest -s tests/unit/test_diagnosis_accuracy.py` prints the figures and every miss.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from tests.test_diagnosis_corpus import CASES, _id, _inputs
+from tests.unit.test_diagnosis_corpus import CASES, _id, _inputs
 from tui.common.verdict import OOM_KINDS
 from tui.diagnosis import diagnose
 

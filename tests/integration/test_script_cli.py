@@ -40,7 +40,7 @@ from tui.ui import keyrules
 from tui.ui.keyrules import KeyState
 from tui.ui.widgets.keys import REMEDY_KEYS
 
-SCRIPTS = Path(__file__).parent / "scripts"
+SCRIPTS = Path(__file__).parents[1] / "scripts"
 PY = sys.executable
 
 
@@ -83,7 +83,7 @@ def test_a_bad_command_line_is_one_line_and_exit_2_before_anything_starts(argv: 
     poison.mkdir(parents=True)
     (poison / "__init__.py").write_text("raise SystemExit('memtui imported tensorflow')\n")
     (tmp_path / "x.py").write_text("print('never run')\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(poison.parent), str(Path(__file__).parents[1])]),
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(poison.parent), str(Path(__file__).parents[2])]),
            "MEMTUI_RUNS_DIR": str(tmp_path / "runs")}
     started = time.monotonic()
     done = subprocess.run([PY, "-m", "tui.cli", *argv], capture_output=True, text=True, env=env, timeout=60,

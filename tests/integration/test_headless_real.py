@@ -16,7 +16,7 @@ from tests.tinydata import OOM_BATCH, OOM_IMAGE_SIZE, OOM_LIMIT_MB, make_image_f
 from tui.common.verdict import OOM_KINDS
 
 pytestmark = pytest.mark.tf
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_headless_auto_recover_tells_the_whole_story_in_json_and_exits_0(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from tui.runs.store import RunStore
 
 pytestmark = pytest.mark.tf
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "tests" / "scripts"
 # tests/scripts/host_oom.py with 1024 samples under 3264 MB of address space (measured
 # on this project's 2-CPU machine): batch 1024 runs out of memory in fit(), 512 fits.

@@ -19,7 +19,7 @@ from tui.ui.widgets.chart import Chart, Level, Line, Mark, draw
 from tui.ui.widgets.plots import ChartView, PlotsPanel, learning_chart, memory_chart
 from tui.ui.widgets.steplog import StepLog
 
-CORPUS = Path(__file__).parent / "corpus" / "trainer"
+CORPUS = Path(__file__).parents[1] / "corpus" / "trainer"
 
 
 def text_of(rows: list[list[tuple[str, str]]]) -> str:

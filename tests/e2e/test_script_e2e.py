@@ -15,7 +15,7 @@ import pytest
 
 from tests.tmuxdrive import Tmux, trainer_processes
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.e2e, pytest.mark.tf]
 
 

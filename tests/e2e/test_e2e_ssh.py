@@ -22,7 +22,7 @@ from tests.sshserver import SshServer, find_sshd
 from tests.tinydata import make_image_folder
 from tests.tmuxdrive import Tmux, trainer_processes
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.tf,

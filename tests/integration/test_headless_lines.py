@@ -23,7 +23,7 @@ from tui.session import headless as headless_mod
 from tui.session.headless import run_headless
 from tui.session.recovery import Recovery
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 STEP_LINE = re.compile(r"epoch (\d+) step (\d+)/")
 
 

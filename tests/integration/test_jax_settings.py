@@ -31,7 +31,7 @@ from tui.supervision.spare import import_env
 from tui.supervision.supervisor import Supervisor
 
 GIB = 1024**3
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 # --- the flag -----------------------------------------------------------------
 

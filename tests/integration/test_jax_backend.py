@@ -35,7 +35,7 @@ pytestmark = [
     pytest.mark.jax,
     pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed: pip install '.[jax]'"),
 ]
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _events(run_dir: Path) -> list[dict]:

@@ -26,7 +26,7 @@ from tui.kinds import BATCH, kind_of
 from tui.kinds.script import learn
 from tui.runs.store import RunStore
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "tests" / "scripts"
 
 ASKED = {"change": "grad-accum", "why": "the script sets its own gradient_accumulation_steps=4", "asked": True,

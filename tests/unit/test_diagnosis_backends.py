@@ -14,8 +14,8 @@ from tui.common.verdict import LIBRARY_ERROR, OOM_KINDS
 from tui.diagnosis import diagnose, tail_text
 from tui.ui.widgets.keys import key_for_remedy
 
-PUBLIC = Path(__file__).parent / "corpus" / "public"
-TF = Path(__file__).parent / "corpus" / "tf"
+PUBLIC = Path(__file__).parents[1] / "corpus" / "public"
+TF = Path(__file__).parents[1] / "corpus" / "tf"
 
 
 def _verdict(name: str, exit_code: int | None = None):

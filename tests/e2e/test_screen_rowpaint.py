@@ -27,7 +27,7 @@ import pytest
 
 from tests.tmuxdrive import Tmux
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 NEWEST = re.compile(r"newest e(\d+) (\d+)/")
 
