@@ -3,6 +3,7 @@ real subprocess on the real protocol) through the real Supervisor."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections.abc import Callable
@@ -15,6 +16,7 @@ import pytest
 from tests.screenkit import QUICK, header, log_text, screen_app, verdict
 from tests.waiting import wait_for
 from trainer.config import RunConfig
+from tui.common.verdict import STOPPED
 from tui.runs.store import RunStore
 from tui.ui.screens.help import HelpScreen
 from tui.ui.screens.logview import LogScreen
@@ -96,6 +98,26 @@ async def test_s_stops_gracefully_and_a_second_s_forces(script: Any, isolated_di
         await wait_for(pilot, lambda: app.run_state not in ("training", "stopping"), "the forced end")
         assert app.run_state in ("killed", "stopped")
         assert "✗ KILLED" in header(app) or "■ STOPPED" in header(app)
+
+
+async def test_a_stop_that_ends_in_sigterm_is_stopped_in_the_header_and_the_verdict_alike(
+    script: Any, isolated_dirs: Path
+) -> None:
+    # SIGINT is swallowed, so the second s sends SIGTERM, and the process dies of it (exit -15).
+    script(sigterm_kills=True, **SLOW)
+    app = screen_app(isolated_dirs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.run_state == "training", "training")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.run_state == "stopping", "stopping")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.run_state not in ("training", "stopping"), "the end")
+        assert app.attempt is not None and app.attempt.exit_code == -15
+        assert app.run_state == "stopped" and "■ STOPPED" in header(app)
+        assert app.attempt.verdict is not None and app.attempt.verdict.kind == STOPPED
+        assert "stopped by the user" in verdict(app) and "killed" not in verdict(app).lower()
+        stored = json.loads((Path(app.attempt.run_dir) / "verdict.json").read_text())
+        assert stored["kind"] == STOPPED
 
 
 @pytest.mark.parametrize(
@@ -200,7 +222,7 @@ async def test_keys_that_mean_nothing_now_are_disabled(script: Any, isolated_dir
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.run_state == "training", "training")
         assert app.check_action("stop", ()) is True
-        assert app.check_action("halve_batch", ()) is None  # batch 1 cannot be halved
+        assert app.check_action("remedy", ("halve-batch",)) is None  # batch 1 cannot be halved
         assert app.check_action("find_batch", ()) is None  # the search needs the GPU to itself
         await pilot.press("s")
         await wait_for(pilot, lambda: app.run_state == "stopped", "the stop")

@@ -103,7 +103,7 @@ def test_a_real_host_oom_on_jax_is_caught_diagnosed_and_recovered_by_halving_the
     assert verdict.remedies[0].id == "halve-batch"
     # Recovered: halving the batch (accumulating to keep the effective batch), on JAX again.
     (relaunch,) = [r for r in records if r["type"] == "relaunch"]
-    assert relaunch["rung"] == "halve-batch" and relaunch["config"]["backend"] == "jax"
+    assert relaunch["rung"] == "halve-batch-accum" and relaunch["config"]["backend"] == "jax"
     assert second.config().batch_size == JAX_OOM_BATCH // 2 and second.config().effective_batch == JAX_OOM_BATCH
     assert second.summary.state == "finished"
     assert _events(second.path)[0]["backend"] == "jax"

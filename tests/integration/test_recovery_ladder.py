@@ -49,7 +49,7 @@ def test_the_ladder_is_climbed_in_order_until_the_batch_fits(stand_in) -> None:
 
     assert code == 0
     rungs = [r["rung"] for r in _of(records, "relaunch")]
-    assert rungs == ["memory-growth", "halve-batch", "mixed-precision", "small-model", "halve-batch-further"]
+    assert rungs == ["memory-growth", "halve-batch-accum", "mixed-precision", "small-model", "halve-batch"]
     starts = _of(records, "start")
     assert [s["config"]["batch_size"] for s in starts] == [32, 32, 16, 16, 16, 8]
     # Halving kept the effective batch: 16 x 2 examples per update.

@@ -42,7 +42,7 @@ def test_a_real_host_oom_is_recovered_and_the_history_shows_each_rung(tmp_path: 
     relaunches = [r for r in records if r["type"] == "relaunch"]
     assert [run.meta()["reason"] for run in runs[1:]] == [r["reason"] for r in relaunches]
     rungs = [r["rung"] for r in relaunches]
-    assert rungs[0] == "halve-batch", "host OOM skips memory growth, a GPU-only remedy"
+    assert rungs[0] == "halve-batch-accum", "host OOM skips memory growth, a GPU-only remedy"
     assert [LADDER.index(r) for r in rungs] == sorted(LADDER.index(r) for r in rungs), "the ladder is climbed in order"
     for run in runs[:-1]:
         verdict = run.verdict()

@@ -38,6 +38,7 @@ from tui.remedies.ladder import next_rung
 from tui.session.recovery import Recovery
 from tui.ui import keyrules
 from tui.ui.keyrules import KeyState
+from tui.ui.widgets.keys import REMEDY_KEYS
 
 SCRIPTS = Path(__file__).parents[1] / "scripts"
 PY = sys.executable
@@ -125,10 +126,11 @@ def test_a_script_cannot_switch_the_model_and_says_why() -> None:
     with pytest.raises(NoRemedy, match="builds its own model"):
         table.change_for("small-model", config)
     state = KeyState(config=config, run_state="oom", controls=True, has_recovery=True)
-    assert keyrules.check("toggle_model", state) is None
-    assert "your own script builds its own model" in (keyrules.why_not("toggle_model", config) or "")
-    for action in ("halve_batch", "toggle_growth", "toggle_precision", "double_accum", "toggle_xla", "find_batch"):
-        assert keyrules.check(action, state) is True, action
+    assert keyrules.check("remedy", state, "small-model") is None
+    assert "your own script builds its own model" in (keyrules.why_not(REMEDY_KEYS["small-model"], config) or "")
+    for remedy in ("halve-batch", "memory-growth", "mixed-precision", "grad-accum", "xla-off"):
+        assert keyrules.check("remedy", state, remedy) is True, remedy
+    assert keyrules.check("find_batch", state) is True
 
 
 def test_a_script_on_jax_is_known_from_its_fit_and_x_is_greyed_with_the_reason() -> None:
@@ -137,9 +139,9 @@ def test_a_script_on_jax_is_known_from_its_fit_and_x_is_greyed_with_the_reason()
     config = fit(before, batch_size=64, batch_control="arrays", model="mine", backend="jax")
     assert config.backend == "jax" and "JAX" in header_words(config, 80)
     state = KeyState(config=config, run_state="oom", controls=True, has_recovery=True)
-    assert keyrules.check("toggle_xla", state) is None
-    assert "on JAX every training step is compiled by XLA" in (keyrules.why_not("toggle_xla", config) or "")
-    assert keyrules.check("toggle_growth", state) is True, "memory growth means no preallocation on JAX"
+    assert keyrules.check("remedy", state, "xla-off") is None
+    assert "on JAX every training step is compiled by XLA" in (keyrules.why_not(REMEDY_KEYS["xla-off"], config) or "")
+    assert keyrules.check("remedy", state, "memory-growth") is True, "memory growth means no preallocation on JAX"
     assert fit(before, backend="theano").backend == "tensorflow", "an unknown backend is not taken"
 
 
@@ -157,7 +159,7 @@ def test_the_batch_can_be_changed_only_where_fit_lets_memtui_set_it() -> None:
     unread = fit(before, batch_size=None, batch_control="rebatch")
     assert "--batch-size" in kind_of(unread).why_not(BATCH)
     state = KeyState(config=generator, run_state="oom", controls=True, has_recovery=True)
-    assert keyrules.check("halve_batch", state) is None and keyrules.check("find_batch", state) is None
+    assert keyrules.check("remedy", state, "halve-batch") is None and keyrules.check("find_batch", state) is None
     placeholder = script_config(PY, "train.py", "--batch", "{batch_size}")
     assert placeholder.script is not None and placeholder.script.set_batch and kind_of(placeholder) is SCRIPT
     given = script_config(set_batch=True, batch_size=48)
@@ -175,12 +177,12 @@ def test_the_ladder_climbs_only_the_remedies_a_script_supports() -> None:
         seen.append(change.id)
         recovery.tried.append(change.id)
         config = change.config
-    assert seen == ["memory-growth", "halve-batch", "mixed-precision", "xla-off", "halve-batch-further",
-                    "halve-batch-further"]
+    assert seen == ["memory-growth", "halve-batch-accum", "mixed-precision", "xla-off", "halve-batch",
+                    "halve-batch"]
     assert config.script is not None and not config.script.xla and config.mixed_precision
     host = fit(script_config(), batch_size=64, batch_control="arrays")
     first = next_rung(host, [], kind=HOST_OOM)
-    assert first is not None and first.id == "halve-batch" and first.config.batch_size == 32
+    assert first is not None and first.id == "halve-batch-accum" and first.config.batch_size == 32
     assert first.config.grad_accum == 2 and first.config.script is not None and first.config.script.set_batch
     fixed = fit(script_config(), batch_size=None, batch_control=None)
     assert next_rung(fixed, ["memory-growth", "mixed-precision"], kind=HOST_OOM) is None

@@ -38,7 +38,7 @@ def test_auto_recover_climbs_the_ladder_a_script_supports(tmp_path: Path) -> Non
     out = records(done)
     rungs = [r["rung"] for r in out if r["type"] == "relaunch"]
     # A host OOM: no memory growth or XLA (GPU only), no model switch (the script's own model).
-    assert rungs == ["halve-batch", "mixed-precision", "halve-batch-further"]
+    assert rungs == ["halve-batch-accum", "mixed-precision", "halve-batch"]
     starts = [r["event"] for r in out if r["type"] == "event" and r["event"]["type"] == "run_start"]
     assert [(s["batch_size"], s["grad_accum"], s["dtype_policy"]) for s in starts] == [
         (64, 1, "float32"), (32, 2, "float32"), (32, 2, "mixed_float16"), (16, 2, "mixed_float16")]
@@ -88,3 +88,26 @@ def test_a_script_without_fit_and_a_program_that_is_not_python_say_so_once(tmp_p
     assert len(notes) == 1 and notes[0].startswith("no sign of the hook in this process")
     run = next(r for r in RunStore(tmp_path / "runs").run_dirs() if r.meta()["command"][0] == "sh")
     assert not (run.path / "hook.json").exists() and "hello" in run.log_path.read_text()
+
+
+def test_a_script_runs_record_describes_the_script_not_the_built_in_trainer(tmp_path: Path) -> None:
+    done = memtui(tmp_path, "run", "--headless", "--json", "--memory-growth", "--mixed-precision", "--grad-accum",
+                  "2", "--", PY, STAND_IN, plan={"steps": 2})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    (start,) = [r for r in records(done) if r["type"] == "start"]
+    config = start["config"]
+    assert config["kind"] == "script" and config["command"] == [PY, STAND_IN] and config["workdir"] == str(tmp_path)
+    assert not {"image_size", "epochs", "data", "learning_rate"} & set(config), "the built-in trainer's fields"
+    assert config["model"] is None and config["batch_size"] is None, "not known before the script's fit()"
+    assert config["backend"] is None, "the script's own KERAS_BACKEND is seen in its run_start"
+    assert config["in_force"] == ["memory growth", "mixed precision", "accumulate ×2"]
+
+    env = {**os.environ, "MEMTUI_RUNS_DIR": str(tmp_path / "runs")}
+    listed = subprocess.run([PY, "-m", "tui.cli", "runs"], capture_output=True, text=True, env=env, timeout=60)
+    (line,) = [ln for ln in listed.stdout.splitlines() if start["run_id"] in ln]
+    assert f"$ {PY} {STAND_IN}  (on TensorFlow; in force: memory growth, mixed precision, accumulate ×2)" in line
+    as_json = subprocess.run([PY, "-m", "tui.cli", "runs", "--json"], capture_output=True, text=True, env=env,
+                             timeout=60)
+    (summary,) = [json.loads(ln) for ln in as_json.stdout.splitlines()]
+    assert summary["command"] == f"{PY} {STAND_IN}" and summary["backend"] == "tensorflow"
+    assert summary["in_force"] == ["memory growth", "mixed precision", "accumulate ×2"]

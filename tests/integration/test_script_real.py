@@ -83,7 +83,7 @@ def _recovered(tmp_path: Path, done: subprocess.CompletedProcess[str]) -> list[d
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
     out = records(done)
     relaunches = [r for r in out if r["type"] == "relaunch"]
-    assert [r["rung"] for r in relaunches] == ["halve-batch"], "one halving was enough"
+    assert [r["rung"] for r in relaunches] == ["halve-batch-accum"], "one halving was enough"
     runs = sorted(RunStore(tmp_path / "runs").run_dirs(), key=lambda r: r.meta()["attempt"])
     assert len(runs) == 2
     first = runs[0].verdict()

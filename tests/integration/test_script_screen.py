@@ -41,9 +41,9 @@ async def test_c_is_greyed_with_its_reason_and_the_header_names_the_command(isol
     app = MemtuiApp(script_config("--epochs", "3"), live=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        assert app.check_action("toggle_model", ()) is None
-        assert app.check_action("toggle_xla", ()) is True
-        assert app.check_action("halve_batch", ()) is None  # no fit() seen yet: the batch is unknown
+        assert app.check_action("remedy", ("small-model",)) is None
+        assert app.check_action("remedy", ("xla-off",)) is True
+        assert app.check_action("remedy", ("halve-batch",)) is None  # no fit() seen yet: the batch is unknown
         assert "$ python stand_in_script.py --epochs 3" in header(app)
         await pilot.press("question_mark")
         await pilot.pause()
@@ -52,8 +52,8 @@ async def test_c_is_greyed_with_its_reason_and_the_header_names_the_command(isol
         rows = [str(row.render()) for row in help_screen.query(".words")]
         assert any(row.startswith("Switch between the small and the large CNN") and row.endswith(
             "(not for this run: your own script builds its own model; memtui cannot swap it)") for row in rows), rows
-        assert "not known until its fit() starts" in help_screen.reasons["halve_batch"]
-        assert "toggle_growth" not in help_screen.reasons
+        assert "not known until its fit() starts" in help_screen.reasons["remedy('halve-batch')"]
+        assert "remedy('memory-growth')" not in help_screen.reasons
 
 
 async def test_an_oom_then_b_relaunches_the_command_with_half_the_batch(
@@ -64,7 +64,8 @@ async def test_an_oom_then_b_relaunches_the_command_with_half_the_batch(
         await wait_for(pilot, lambda: app.run_state == "oom", "the OOM")
         assert "model stand_in_model · batch 64" in header(app)
         assert "halve the batch 64 → 32" in verdict(app)
-        assert app.check_action("halve_batch", ()) is True and app.check_action("toggle_model", ()) is None
+        assert app.check_action("remedy", ("halve-batch",)) is True
+        assert app.check_action("remedy", ("small-model",)) is None
         await pilot.press("b")
         await wait_for(pilot, lambda: app.attempt is not None and app.attempt.number == 2, "attempt 2")
         await wait_for(pilot, lambda: app.run_state == "finished", "attempt 2 to finish")

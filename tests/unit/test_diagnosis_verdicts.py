@@ -152,3 +152,16 @@ def test_tail_text_reads_the_end_from_a_line_start_and_never_raises(tmp_path: Pa
     assert tail_text(path).startswith("first line")
     assert tail_text(tmp_path / "missing.log") == ""
     assert tail_text(tmp_path) == ""
+
+
+def test_a_stop_that_ends_in_sigterm_is_stopped_and_the_same_signal_unasked_is_a_kill() -> None:
+    events = _events(_step(1, 3))
+    asked = diagnose(exit_code=-15, log_tail="", events=events, stop_asked=True)
+    assert asked.kind == "stopped" and asked.summary == "Training was stopped by the user during step 4 of epoch 1."
+    unasked = diagnose(exit_code=-15, log_tail="", events=events)
+    assert unasked.kind == "killed" and "SIGTERM" in unasked.summary
+
+
+def test_a_stop_does_not_hide_an_out_of_memory_ending() -> None:
+    log = "tensorflow.python.framework.errors_impl.ResourceExhaustedError: OOM when allocating tensor"
+    assert diagnose(exit_code=-15, log_tail=log, stop_asked=True).is_oom

@@ -63,7 +63,7 @@ def test_each_step_is_recorded_with_its_reason_and_the_backup_folder_stays() -> 
     chosen = climb(recovery, cfg)
 
     assert [s.rung for s in recovery.steps] == [
-        "memory-growth", "halve-batch", "mixed-precision", "small-model", "halve-batch-further", "halve-batch-further",
+        "memory-growth", "halve-batch-accum", "mixed-precision", "small-model", "halve-batch", "halve-batch",
     ]
     assert [c.batch_size for c in chosen] == [8, 8, 4, 4, 4, 2, 1]
     assert all(s.reason for s in recovery.steps)
