@@ -22,8 +22,9 @@ from trainer.protocol import RunEnd, RunStart, decode, encode
 from tui.common.verdict import FINISHED, Verdict
 from tui.diagnosis import diagnose
 from tui.diagnosis.refusals import from_record, from_verdict, late_lines, refusals, with_refusals
-from tui.kinds import BATCH, kind_of
+from tui.kinds import ACCUMULATION, BATCH, kind_of
 from tui.kinds.script import learn
+from tui.remedies.ladder import next_rung
 from tui.runs.store import RunStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -110,6 +111,24 @@ def test_a_batch_the_hook_refused_greys_the_batch_keys_with_its_reason() -> None
     assert not kind.allows(BATCH)
     assert kind.why_not(BATCH) == f"memtui could not set this script's batch: {why}"
     assert kind_of(learn(script_config(batch_size=48), {"batch_size": 48, "batch_control": "arrays"})).allows(BATCH)
+
+
+def test_a_remedy_the_hook_refused_is_not_offered_again_by_a_key_or_the_ladder() -> None:
+    """Asking again for what the script cannot take would relaunch into the same refusal."""
+    seen = learn(script_config(batch_size=64, grad_accum=2),
+                 {"batch_size": 64, "batch_control": "arrays", "grad_accum": 4, "not_applied": [ASKED]})
+    kind = kind_of(seen)
+    assert not kind.allows(ACCUMULATION) and kind.allows(BATCH)
+    assert kind.why_not(ACCUMULATION) == ("memtui could not apply it to this script: the script sets its own "
+                                          "gradient_accumulation_steps=4")
+    climbed = []
+    config = seen
+    while (change := next_rung(config, climbed)) is not None and len(climbed) < 6:
+        climbed.append(change.id)
+        config = change.config
+    assert "halve-batch-accum" not in climbed and "halve-batch" in climbed, climbed
+    assert config.grad_accum == 4, "the ladder left the script's own accumulation alone"
+    assert ScriptCommand.from_mapping(json.loads(seen.to_json())["script"]).refused == seen.script.refused
 
 
 def memtui(work: Path, *argv: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

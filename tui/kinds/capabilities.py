@@ -72,6 +72,10 @@ SCRIPT = RunKind(
     reasons=_SCRIPT_REASONS,
 )
 # Why the batch cannot be set, by what run_start said about the fit() input.
+# The script hook's change ids (trainer/scripthook ledger.py) as capabilities:
+# a change it refused for a script takes the capability from that script's kind.
+HOOK_CHANGES = {"batch": BATCH, "grad-accum": ACCUMULATION, "mixed-precision": MIXED_PRECISION, "jit-compile": XLA,
+                "memory-growth": MEMORY_GROWTH, "gpu-cap": GPU_CAP}
 BATCH_REASONS = {
     "unknown": "the script's batch is not known until its fit() starts; or write {batch_size} in the command "
                "(e.g. --batch {batch_size}) to let memtui set it",

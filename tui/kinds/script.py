@@ -184,7 +184,7 @@ def learn(config: RunConfig, run_start: Mapping[str, Any]) -> RunConfig:
     model = run_start.get("model")
     new_cmd = replace(cmd, batch_control=control, batch_known=known,
                       model=model if isinstance(model, str) and model else cmd.model,
-                      batch_refused=_refused(run_start, "batch"))
+                      refused=_refused(run_start))
     try:
         return config.replace(script=new_cmd, **changes)
     except ConfigError:
@@ -203,13 +203,15 @@ def _in_force(run_start: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
-def _refused(run_start: Mapping[str, Any], change: str) -> str | None:
-    """Why the hook did not apply `change` that was asked for, from run_start's not_applied."""
+def _refused(run_start: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """What the hook did not apply of what was asked, and why (run_start's not_applied), once per change."""
+    found: dict[str, str] = {}
     for record in run_start.get("not_applied") or ():
-        if isinstance(record, Mapping) and record.get("change") == change and record.get("asked") is True:
-            why = record.get("why")
-            return why if isinstance(why, str) and why else None
-    return None
+        if isinstance(record, Mapping) and record.get("asked") is True:
+            change, why = record.get("change"), record.get("why")
+            if isinstance(change, str) and change and isinstance(why, str) and why:
+                found.setdefault(change, why)
+    return tuple(found.items())
 
 
 def resume_note(run_start: Mapping[str, Any], relaunch: bool) -> str | None:

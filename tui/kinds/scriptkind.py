@@ -17,7 +17,7 @@ from typing import Any
 from trainer.config import RunConfig
 from trainer.hookspec import HELLO_FILE
 from tui.kinds.base import Kind
-from tui.kinds.capabilities import BATCH, SCRIPT, SCRIPT_FIXED_BATCH, RunKind
+from tui.kinds.capabilities import BATCH, HOOK_CHANGES, SCRIPT, SCRIPT_FIXED_BATCH, RunKind
 from tui.kinds.script import SCRIPT_OPTIONS, command_of, hook_blocked, launch_spec, learn, resume_note
 
 # The user's own command: memtui's hook writes RUN/hook.json as its Python starts.
@@ -26,10 +26,10 @@ FIT_WAIT = 30.0  # seconds with the hook but no fit(): say why no steps show
 HOOK_MISSING = ("no sign of the hook in this process after {wait:.0f} s: the command may not be Python, or "
                 "runs Python with -I, -E or -S (which ignore PYTHONPATH). Its memory, log and ending are "
                 "still shown, but no steps, and remedies cannot reach inside it.")
-NO_FIT_YET = ("no Keras fit() seen yet: steps show once the script calls fit(); a custom training loop "
-              "(tf.GradientTape) shows none, but memory, the log and the diagnosis still work.")
-NO_FIT = ("no Keras fit() was seen in this run (a custom training loop, or no training at all), so it had no "
-          "steps to show; its memory, log and diagnosis are as for any run.")
+NO_FIT_YET = ("no Keras fit() or training loop seen yet: steps show once the script calls fit() or its "
+              "optimizer first updates; memory, the log and the diagnosis work meanwhile.")
+NO_FIT = ("no Keras fit() and no optimizer update were seen in this run (no Keras training, or a JAX loop "
+          "memtui cannot count), so it had no steps to show; its memory, log and diagnosis are as for any run.")
 SCRIPT_COLD = ("your own command starts afresh each attempt: the warm spare is a built-in trainer with "
                "TensorFlow imported, of no use to your script")
 
@@ -46,7 +46,18 @@ class ScriptKind(Kind):
     counts_examples = False  # the data is the script's own
 
     def capabilities(self, config: RunConfig) -> RunKind:
-        """The batch capability depends on what the script's fit() was seen to get."""
+        """The batch capability depends on what the script's fit() was seen to get;
+        a remedy the hook refused for this script (its not_applied) is not offered
+        again, by a key or the ladder, and its key says why."""
+        kind = self._batch_capability(config)
+        refused = {HOOK_CHANGES[c]: why for c, why in command_of(config).refused if c in HOOK_CHANGES}
+        if not refused:
+            return kind
+        return dataclasses.replace(kind, can=kind.can - refused.keys(), reasons={
+            **kind.reasons, **{cap: f"memtui could not apply it to this script: {why}" for cap, why in refused.items()
+                               if cap != BATCH}})
+
+    def _batch_capability(self, config: RunConfig) -> RunKind:
         script = command_of(config)
         if script.batch_refused:  # the hook said why it could not set the batch memtui asked for
             return dataclasses.replace(SCRIPT_FIXED_BATCH["unread"], reasons={
@@ -138,7 +149,7 @@ class ScriptKind(Kind):
 
     def identity(self, config: RunConfig) -> RunConfig:
         return config.replace(backend="tensorflow", script=replace(
-            command_of(config), batch_control="unknown", batch_known=False, model=None, batch_refused=None))
+            command_of(config), batch_control="unknown", batch_known=False, model=None, refused=()))
 
     def workdir(self, config: RunConfig) -> str | None:
         return command_of(config).workdir

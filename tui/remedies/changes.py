@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from trainer.config import GRAD_ACCUM_MAX, ConfigError, RunConfig
-from tui.kinds import XLA, kind_for, kind_of
+from tui.kinds import ACCUMULATION, XLA, kind_for, kind_of
 
 
 class NoRemedy(Exception):
@@ -44,6 +44,9 @@ def halve_batch(cfg: RunConfig, keep_effective: bool = False, min_batch: int = 1
     if not keep_effective:
         return Change(_replace(setting, batch_size=new_batch), f"halve the batch {cfg.batch_size} → {new_batch}",
                       "halve-batch")
+    if not (capable := kind_of(cfg)).allows(ACCUMULATION):
+        # e.g. the hook refused accumulation for this script: halving alone is the ladder's later rung
+        raise NoRemedy(capable.why_not(ACCUMULATION))
     accum = _doubled_accum(cfg)
     new = _replace(setting, grad_accum=accum, batch_size=new_batch)
     if new.effective_batch == cfg.effective_batch:
