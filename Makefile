@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.memtui-installed
 # Two workers: the suite is mostly subprocess waits and TensorFlow start-ups.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -23,6 +23,11 @@ lint: $(STAMP)
 
 test: lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The unit layer only (tests/README.md says what goes there): in-process tests,
+# no TensorFlow, no trainer or memtui processes, no terminal.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q $(PYTEST_ARGS) tests/unit
 
 # Every benchmark prints its own ratios; gpu_check.py needs an NVIDIA GPU and
 # says so (exit 2) elsewhere, which is not a failure of the others.

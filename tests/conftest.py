@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,7 +28,14 @@ from typing import Any
 import psutil
 import pytest
 
-from tests.tmuxdrive import Tmux
+# Some tests import helpers by their bare names (`from scripthook_run import ...`,
+# `from tinydata import ...`); the helpers live here, above unit/, integration/
+# and e2e/, so this folder goes on the path once for all of them.
+TESTS = Path(__file__).resolve().parent
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+
+from tests.tmuxdrive import Tmux  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 """The real `memtui` screen, which on exit writes how the step log's newest-step
 row was painted to the file named by PAINT_PROBE_OUT: {"swaps": N, "renders": N}.
 
-Run in tmux by tests/test_screen_rowpaint.py as `python -m tests.paint_probe
+Run in tmux by tests/e2e/test_screen_rowpaint.py as `python -m tests.paint_probe
 [memtui options]`. It only observes: the app is memtui's own, with two lines
 added: on ready and on unmount.
 """

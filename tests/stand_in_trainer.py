@@ -29,6 +29,8 @@ Script keys (all optional):
   (lets tests see "halve the batch" work).
 - `exit_code` (int, default 1): the code for `end: exit`.
 - `ignore_sigint` (bool): ignore SIGINT and SIGTERM (stop must escalate to SIGKILL).
+- `sigterm_kills` (bool): ignore SIGINT and leave SIGTERM to its default, so a stop's
+  second step ends the process by the signal (exit -15), as a framework that swallows SIGINT.
 - `stop_delay` (float, default 0): seconds spent "saving" after SIGINT before run_end.
 - `garbage_every` (int): after every Nth step, write a line that is not JSON.
 - `partial_every` (int): every Nth step event is written in two halves with a
@@ -98,6 +100,8 @@ class StandIn:
         if s.get("ignore_sigint"):
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        elif s.get("sigterm_kills"):
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         else:
             signal.signal(signal.SIGINT, self.on_stop)
             signal.signal(signal.SIGTERM, self.on_stop)

@@ -45,10 +45,17 @@ class ScriptCommand:
     batch_control: str = "unknown"
     batch_known: bool = False  # RunConfig.batch_size is the batch the script trains with
     model: str | None = None
-    batch_refused: str | None = None  # why the hook could not set the batch memtui asked for (its not_applied)
+    # What the hook could not apply of what memtui asked for, and why (run_start's
+    # not_applied, asked ones): (change id, why) pairs, e.g. ("grad-accum", "the script sets its own ...").
+    refused: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         check(self)
+
+    @property
+    def batch_refused(self) -> str | None:
+        """Why the hook could not set the batch memtui asked for (None: it could, or none was asked)."""
+        return dict(self.refused).get("batch")
 
     @property
     def has_placeholder(self) -> bool:
@@ -63,6 +70,8 @@ class ScriptCommand:
         values = dict(data)
         if isinstance(values.get("argv"), list):
             values["argv"] = tuple(values["argv"])
+        if isinstance(values.get("refused"), list):  # JSON keeps the pairs as lists
+            values["refused"] = tuple(tuple(p) if isinstance(p, list) else p for p in values["refused"])
         try:
             return cls(**values)
         except TypeError as exc:
@@ -87,5 +96,6 @@ def check(cmd: ScriptCommand) -> None:
         raise CommandError(f"script.batch_control must be one of {', '.join(BATCH_CONTROLS)}")
     if cmd.model is not None and not isinstance(cmd.model, str):
         raise CommandError("script.model must be a name")
-    if cmd.batch_refused is not None and not isinstance(cmd.batch_refused, str):
-        raise CommandError("script.batch_refused must be words")
+    if not isinstance(cmd.refused, tuple) or not all(
+            isinstance(p, tuple) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in cmd.refused):
+        raise CommandError("script.refused must be a list of [change, why] pairs")

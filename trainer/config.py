@@ -29,6 +29,7 @@ ARCHITECTURES: dict[str, tuple[tuple[int, int, int], int]] = {
 MODELS = tuple(ARCHITECTURES)
 DEMO_CPU_IMAGE_SIZE = 64
 STRATEGIES = ("default", "mirrored")
+RUN_KINDS = ("builtin", "script")  # what runs: the built-in trainer, or the user's own command (tui/kinds/)
 BACKENDS = ("tensorflow", "jax")  # Keras 3 backends the built-in trainer runs on (jax: pip install 'memtui[jax]')
 GRAD_ACCUM_MAX = 4096  # the most micro-batches per update --grad-accum allows
 
@@ -67,8 +68,11 @@ class RunConfig:
     backend: str = "tensorflow"
     script: ScriptCommand | None = None  # the user's own command instead of the built-in trainer (trainer/command.py)
     workers: int = 1  # training processes on this host, one group (trainer/distributed.py); batch_size stays global
+    kind: str = ""  # one of RUN_KINDS; left empty, it follows `script` (a command: "script")
 
     def __post_init__(self) -> None:
+        if not self.kind:
+            object.__setattr__(self, "kind", "script" if self.script is not None else "builtin")
         validate(self)
 
     @property
@@ -82,7 +86,9 @@ class RunConfig:
         return self.batch_size * self.grad_accum
 
     def replace(self, **changes: Any) -> RunConfig:
-        """A copy with `changes` applied and validated."""
+        """A copy with `changes` applied and validated (a new `script` brings its kind with it)."""
+        if "script" in changes and "kind" not in changes:
+            changes["kind"] = ""
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -195,6 +201,10 @@ def validate(cfg: RunConfig) -> None:
             raise ConfigError(f"{flag(name)}: {value!r} must be a folder path")
     if cfg.script is not None and not isinstance(cfg.script, ScriptCommand):
         raise ConfigError(f"script: {cfg.script!r} is not a command")
+    if cfg.kind not in RUN_KINDS:
+        raise ConfigError(f"kind: {cfg.kind!r} is not one of {', '.join(RUN_KINDS)}")
+    if (cfg.kind == "script") != (cfg.script is not None):
+        raise ConfigError("kind: a script run needs its command (script), and only a script run has one")
     if cfg.memory_growth and cfg.gpu_memory_limit is not None:
         raise ConfigError(
             "--memory-growth and --gpu-memory-limit cannot be combined on one GPU; choose one"

@@ -9,13 +9,10 @@ never make an OOM verdict on their own.
 
 from __future__ import annotations
 
-import functools
 import re
 import signal as _signal
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import ParamSpec
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from trainer.config import RunConfig
 from trainer.protocol import Error, Event, ExitCode, Oom, RunEnd, RunStart, Step
@@ -33,53 +30,20 @@ from tui.common.verdict import (
     Verdict,
 )
 from tui.diagnosis import summary as say
+from tui.diagnosis.exits import ended_by_stop, signal_name, signal_of, tail_text
 from tui.diagnosis.frames import user_frame
 from tui.diagnosis.memory import library_problem, memory_kind, merged_details, other_holders, rss_share
 from tui.diagnosis.patterns import HINTS, NON_FATAL, WEIGHT, Finding, backend_of, scan
 from tui.diagnosis.rank import rank
 from tui.diagnosis.refusals import with_refusals
+from tui.kinds import kind_for
 from tui.telemetry.snapshot import Snapshot
 
-__all__ = ["backend_of_run", "diagnose", "signal_of", "tail_text"]
+__all__ = ["backend_of_run", "diagnose", "ended_by_stop", "signal_of", "tail_text"]
 
 MAX_EVIDENCE = 5
 _GPU_OOMS = frozenset({"device-oom", "xla-oom", "async-allocator-oom", MASKED_OOM, PROBABLE_OOM})
 _HOST_ABORTS = ("bad-alloc", "thread", "memory-error")
-
-
-def tail_text(path: str | Path, max_bytes: int = 64 * 1024) -> str:
-    """The last `max_bytes` of a log as text ("" when it cannot be read).
-    Starts at a line boundary and replaces bytes that are not UTF-8."""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, 2)
-            size = fh.tell()
-            fh.seek(max(0, size - max_bytes))
-            data = fh.read(max_bytes)
-    except OSError:
-        return ""
-    if size > max_bytes and b"\n" in data:
-        data = data[data.index(b"\n") + 1 :]
-    return data.decode("utf-8", errors="replace")
-
-
-def signal_of(exit_code: int | None) -> int | None:
-    """The signal that ended the process: Popen's -N, or a shell's 128+N.
-    130 is the trainer's STOPPED code and a shell's SIGINT alike."""
-    if exit_code is None:
-        return None
-    if exit_code < 0:
-        return -exit_code
-    if 128 < exit_code < 128 + 65:
-        return exit_code - 128
-    return None
-
-
-def signal_name(sig: int) -> str:
-    try:
-        return f"signal {sig} ({_signal.Signals(sig).name})"
-    except ValueError:
-        return f"signal {sig}"
 
 
 def backend_of_run(log_tail: str, config: RunConfig | None = None) -> str | None:
@@ -125,35 +89,6 @@ def _facts(log_tail: str, events: Sequence[Event]) -> _Facts:
     return _Facts(scan(text), oom, error, end, last_step, started, saw_start)
 
 
-P = ParamSpec("P")
-
-
-def _names_what_ran(diagnosis: Callable[P, Verdict]) -> Callable[P, Verdict]:
-    """The verdict's words name what ran: "Your script ..." for the user's own command,
-    where the shared sentences say "The trainer ..."."""
-
-    @functools.wraps(diagnosis)
-    def named(*args: P.args, **kwargs: P.kwargs) -> Verdict:
-        verdict = diagnosis(*args, **kwargs)
-        if getattr(kwargs.get("config"), "script", None) is not None and verdict.summary.startswith("The trainer "):
-            return replace(verdict, summary="Your script " + verdict.summary.removeprefix("The trainer "))
-        return verdict
-
-    return named
-
-
-def _says_what_was_not_applied(diagnosis: Callable[P, Verdict]) -> Callable[P, Verdict]:
-    """The verdict carries what the script hook could not apply, and why (refusals.py)."""
-
-    @functools.wraps(diagnosis)
-    def told(*args: P.args, **kwargs: P.kwargs) -> Verdict:
-        return with_refusals(diagnosis(*args, **kwargs), kwargs.get("events") or ())
-
-    return told
-
-
-@_says_what_was_not_applied
-@_names_what_ran
 def diagnose(
     *,
     exit_code: int | None,
@@ -163,8 +98,32 @@ def diagnose(
     baseline: Snapshot | None = None,
     peak_rss: int | None = None,
     host_total: int | None = None,
+    stop_asked: bool = False,
 ) -> Verdict:
-    """How the attempt ended, why, and what to try, ranked for this case."""
+    """How the attempt ended, why, and what to try, ranked for this case.
+    `stop_asked`: memtui was asked to stop the run (a key, Ctrl-C)."""
+    verdict = _diagnose(exit_code=exit_code, log_tail=log_tail, events=events, config=config, baseline=baseline,
+                        peak_rss=peak_rss, host_total=host_total)
+    if stop_asked and verdict.kind in (NOT_OOM, KILLED, LIBRARY_ERROR) and ended_by_stop(exit_code, log_tail):
+        # Ended by the stop itself: its SIGTERM, or a SIGINT before the handlers were in
+        # place (say, while importing TensorFlow). The person asked for this ending.
+        facts = _facts(log_tail, events)
+        verdict = _verdict(STOPPED, f"Training was stopped by the user{say.when(facts.last_step, facts.started)}.",
+                           facts)
+    # The verdict carries what the script hook could not apply, and why (refusals.py).
+    return with_refusals(verdict, events)
+
+
+def _diagnose(
+    *,
+    exit_code: int | None,
+    log_tail: str,
+    events: Sequence[Event],
+    config: RunConfig | None,
+    baseline: Snapshot | None,
+    peak_rss: int | None,
+    host_total: int | None,
+) -> Verdict:
     facts = _facts(log_tail, events)
     baseline = _as_snapshot(baseline)
     sig = signal_of(exit_code)
@@ -178,8 +137,9 @@ def diagnose(
     if peak_rss is None:
         peak_rss = _peak_rss_from_events(facts)
 
-    script = config is not None and getattr(config, "script", None) is not None
-    who = "script" if script else "trainer"
+    # What ran, as its kind names it: "the trainer", "your script" (the script: "the script crashed").
+    ran = kind_for(config)
+    who, process, script = ran.subject, say.capital(ran.process), ran.user_code
     # A script goes on after a stopped fit() and may exit 0: its run_end says it was stopped.
     if (exit_code == ExitCode.FINISHED and status != "stopped") or (exit_code is None and status == "finished"):
         steps = f" after {step_count(facts.end.steps)}" if facts.end is not None else ""
@@ -201,9 +161,9 @@ def diagnose(
         details = {**merged_details(facts.findings, facts.oom), **named}
         host_abort = next((f.what for f in facts.findings if f.what in _HOST_ABORTS), None)
         if kind == HOST_OOM and "oom-killer" in present:
-            text = say.oom_killer_sentence(details.get("peak_rss"), moment)
+            text = say.oom_killer_sentence(details.get("peak_rss"), moment, who)
         elif kind == HOST_OOM and host_abort and "requested_bytes" not in details:
-            text = say.host_abort_sentence(host_abort, moment, limit_mb)
+            text = say.host_abort_sentence(host_abort, moment, limit_mb, who)
         else:
             text = say.oom_sentence(kind, details, moment, limit_mb)
         if kind in _GPU_OOMS | {OTHER_PROCESSES} and (held := other_holders(baseline, details.get("device"))):
@@ -221,15 +181,15 @@ def diagnose(
         high = rss_share(peak_rss, host_total, limit_mb)
         if high is not None:
             details = {"signal": 9, "peak_rss": high[0], "ceiling": high[1]}
-            text = say.killed_for_memory(high[0], high[1], high[2], signal_name(9), moment)
-            extra = (f"trainer peak RSS {high[0]:,} bytes of {high[1]:,} ({high[2]})",)
+            text = say.killed_for_memory(high[0], high[1], high[2], signal_name(9), moment, who)
+            extra = (f"{ran.process.removeprefix('the ')} peak RSS {high[0]:,} bytes of {high[1]:,} ({high[2]})",)
             return _verdict(HOST_OOM, text, facts, details, config, extra)
         if "shuffle" in present:
             # Killed while a shuffle buffer filled host memory: the OOM killer.
-            text = say.shuffle_killed_sentence(signal_name(9), moment)
+            text = say.shuffle_killed_sentence(signal_name(9), moment, who)
             return _verdict(HOST_OOM, text, facts, {"signal": 9, **named}, config)
     if sig is not None:
-        text = (f"The trainer was killed by {signal_name(sig)}{moment} with no sign of memory trouble "
+        text = (f"{say.capital(who)} was killed by {signal_name(sig)}{moment} with no sign of memory trouble "
                 "in its log or memory use.")
         return _verdict(KILLED, text, facts, {"signal": sig}, extra=_last_lines(log_tail))
 
@@ -244,21 +204,21 @@ def diagnose(
         if script:  # Keras' messages run to many lines (and colour codes): one line of them
             message = _one_line(message)
         said = f": {message}" if message else ""
-        text = f"The {who} crashed with {name}{said} (not an out-of-memory error)."
+        text = f"{process} crashed with {name}{said} (not an out-of-memory error)."
         details: dict = {"exception": name, "message": message}
         where = _script_line(log_tail, facts, config) if script else None
         if where is not None:
             details["where"] = where
         return _verdict(NOT_OOM, text, facts, details, extra=(f"in your script: {where}",) if where else ())
     if exit_code == ExitCode.OOM or status == "oom":
-        text = f"The trainer reported running out of memory{moment}, but the log does not say where."
+        text = f"{say.capital(who)} reported running out of memory{moment}, but the log does not say where."
         return _verdict(PROBABLE_OOM, text, facts, {}, config)
     if exit_code == ExitCode.BAD_INPUT and not script:
         last = _last_lines(log_tail, 1)
         said = f": {last[0]}" if last else ""
         return _verdict(NOT_OOM, f"The trainer refused its input{said}.", facts, {"exit_code": 2}, extra=last)
     if exit_code is not None:
-        text = f"The {who} exited with code {exit_code}{moment} and the log shows no out-of-memory error."
+        text = f"{process} exited with code {exit_code}{moment} and the log shows no out-of-memory error."
         return _verdict(NOT_OOM, text, facts, {"exit_code": exit_code}, extra=_last_lines(log_tail))
     return _verdict(NOT_OOM, "The log shows no out-of-memory error and no exception; without an exit code "
                     "it cannot tell how the run ended.", facts, extra=_last_lines(log_tail))
@@ -304,7 +264,7 @@ def _one_line(message: str, limit: int = 300) -> str:
 def _script_line(log_tail: str, facts: _Facts, config: RunConfig | None) -> str | None:
     """The user's own file and line where their script crashed (the last traceback in
     its log, else the one the hook reported with its error event)."""
-    workdir = config.script.workdir if config is not None and config.script is not None else None
+    workdir = kind_for(config).workdir(config) if config is not None else None
     found = user_frame(log_tail or "", workdir)
     if found is None and facts.error is not None:
         found = user_frame(facts.error.traceback, workdir)

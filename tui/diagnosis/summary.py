@@ -65,13 +65,19 @@ def oom_sentence(kind: str, details: dict[str, Any], moment: str, limit_mb: int 
     return f"Training ran out of host memory (RAM){under}{what}{moment}."
 
 
-def oom_killer_sentence(peak_rss: int | None, moment: str) -> str:
+def capital(words: str) -> str:
+    """`words` at the start of a sentence: "the trainer" -> "The trainer"."""
+    return words[:1].upper() + words[1:]
+
+
+def oom_killer_sentence(peak_rss: int | None, moment: str, who: str) -> str:
+    """`who`: what ran, as its kind names it ("the trainer", "your script"), here and below."""
     held = f" while it held {format_bytes(peak_rss, spaced=True)} of RAM" if peak_rss else ""
-    return f"The Linux out-of-memory killer killed the trainer{held}{moment}: the host ran out of memory."
+    return f"The Linux out-of-memory killer killed {who}{held}{moment}: the host ran out of memory."
 
 
-def shuffle_killed_sentence(signal_text: str, moment: str) -> str:
-    return (f"The trainer was killed with {signal_text}{moment} while tf.data filled its shuffle buffer in host "
+def shuffle_killed_sentence(signal_text: str, moment: str, who: str) -> str:
+    return (f"{capital(who)} was killed with {signal_text}{moment} while tf.data filled its shuffle buffer in host "
             "memory: most likely the Linux out-of-memory killer.")
 
 
@@ -81,18 +87,18 @@ def library_sentence(mismatch: str | None, moment: str) -> str:
             "library or driver problem, not an out-of-memory error.")
 
 
-def host_abort_sentence(what: str, moment: str, limit_mb: int | None) -> str:
+def host_abort_sentence(what: str, moment: str, limit_mb: int | None, who: str) -> str:
     under = f" under the --host-memory-limit of {limit_mb} MB" if limit_mb else ""
     if what == "bad-alloc":
-        return f"The trainer aborted with std::bad_alloc{moment}: a memory allocation failed{under}."
+        return f"{capital(who)} aborted with std::bad_alloc{moment}: a memory allocation failed{under}."
     if what == "thread":
-        return (f"The trainer could not start a thread and aborted{moment}: "
+        return (f"{capital(who)} could not start a thread and aborted{moment}: "
                 f"its address space was used up{under}.")
-    return f"The trainer ran out of host memory (MemoryError){under}{moment}."
+    return f"{capital(who)} ran out of host memory (MemoryError){under}{moment}."
 
 
-def killed_for_memory(peak: int, ceiling: int, words: str, signal_text: str, moment: str) -> str:
-    return (f"The trainer was killed with {signal_text}{moment} while using {format_bytes(peak, spaced=True)} of "
+def killed_for_memory(peak: int, ceiling: int, words: str, signal_text: str, moment: str, who: str) -> str:
+    return (f"{capital(who)} was killed with {signal_text}{moment} while using {format_bytes(peak, spaced=True)} of "
             f"{format_bytes(ceiling, spaced=True)} {words}: most likely the Linux out-of-memory killer.")
 
 

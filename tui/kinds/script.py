@@ -1,10 +1,11 @@
-"""The user's own Keras script as a run kind: checking the command, turning a
-config into the hook's settings and the process to start, and learning what
-the script's `fit()` reported.
+"""The user's own Keras script as a run kind, its pure parts: checking the
+command, turning a config into the hook's settings and the process to start,
+and learning what the script's `fit()` reported. The kind's behaviour built on
+them is `ScriptKind` (tui/kinds/scriptkind.py).
 
 The in-process half is trainer/scripthook (its contract: trainer/hookspec.py,
-docs/SCRIPT_HOOK.md). This is the launcher's half, pure functions only: the
-supervisor records `launch_spec` in the run folder and the reaper starts it.
+docs/SCRIPT_HOOK.md). This is the launcher's half: the supervisor records
+`launch_spec` in the run folder and the reaper starts it.
 """
 
 from __future__ import annotations
@@ -29,10 +30,6 @@ SCRIPT_OPTIONS = frozenset({"batch_size", "memory_growth", "gpu_memory_limit", "
 _PYTHON = re.compile(r"python(\d+(\.\d+)*)?[mw]?(\.exe)?$")
 # Python options that take a value as the next word.
 _PY_VALUE_OPTIONS = frozenset({"-W", "-X", "--check-hash-based-pycs"})
-
-
-def is_script(config: RunConfig | None) -> bool:
-    return config is not None and config.script is not None
 
 
 def new_command(argv: Sequence[str], workdir: str | Path, *, set_batch: bool, xla: bool = True) -> ScriptCommand:
@@ -128,7 +125,7 @@ def backup_folder(config: RunConfig) -> str | None:
 
 
 def hook_settings(config: RunConfig, run_dir: str | Path) -> HookSettings:
-    cmd = _command(config)
+    cmd = command_of(config)
     return HookSettings(
         run_dir=str(run_dir),
         batch_size=config.worker_batch if cmd.set_batch else None,  # --workers N: each process's share
@@ -149,7 +146,7 @@ def hook_settings(config: RunConfig, run_dir: str | Path) -> HookSettings:
 def launch_spec(config: RunConfig, run_dir: str | Path, environ: Mapping[str, str]) -> dict[str, Any]:
     """What the reaper starts: the argv (placeholder filled), the folder, and only
     the variables added to the user's environment (the rest is inherited)."""
-    cmd = _command(config)
+    cmd = command_of(config)
     argv, _ = fill_batch_placeholder(cmd.argv, config.worker_batch)
     env = launch_env(hook_settings(config, run_dir), environ)
     # The script's prints reach its log as they happen (a file makes stdout block-buffered).
@@ -167,7 +164,7 @@ def learn(config: RunConfig, run_start: Mapping[str, Any]) -> RunConfig:
     trains with, the model's name, its epochs, and the accumulation and
     precision in force: the script's own where the hook could not apply memtui's,
     so the header and the history never show a remedy that is not running."""
-    cmd = _command(config)
+    cmd = command_of(config)
     control = run_start.get("batch_control")
     control = control if control in ("arrays", "rebatch", "placeholder") else "none"
     batch = run_start.get("batch_size")
@@ -188,7 +185,7 @@ def learn(config: RunConfig, run_start: Mapping[str, Any]) -> RunConfig:
     model = run_start.get("model")
     new_cmd = replace(cmd, batch_control=control, batch_known=known,
                       model=model if isinstance(model, str) and model else cmd.model,
-                      batch_refused=_refused(run_start, "batch"))
+                      refused=_refused(run_start))
     try:
         return config.replace(script=new_cmd, **changes)
     except ConfigError:
@@ -207,13 +204,15 @@ def _in_force(run_start: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
-def _refused(run_start: Mapping[str, Any], change: str) -> str | None:
-    """Why the hook did not apply `change` that was asked for, from run_start's not_applied."""
+def _refused(run_start: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """What the hook did not apply of what was asked, and why (run_start's not_applied), once per change."""
+    found: dict[str, str] = {}
     for record in run_start.get("not_applied") or ():
-        if isinstance(record, Mapping) and record.get("change") == change and record.get("asked") is True:
-            why = record.get("why")
-            return why if isinstance(why, str) and why else None
-    return None
+        if isinstance(record, Mapping) and record.get("asked") is True:
+            change, why = record.get("change"), record.get("why")
+            if isinstance(change, str) and change and isinstance(why, str) and why:
+                found.setdefault(change, why)
+    return tuple(found.items())
 
 
 def resume_note(run_start: Mapping[str, Any], relaunch: bool) -> str | None:
@@ -231,15 +230,6 @@ def resume_note(run_start: Mapping[str, Any], relaunch: bool) -> str | None:
     return None
 
 
-def identity(config: RunConfig) -> RunConfig:
-    """The config without what was only learned (for "was this already tried?")."""
-    if config.script is None:
-        return config
-    return config.replace(backend="tensorflow",
-                          script=replace(config.script, batch_control="unknown", batch_known=False, model=None,
-                                         batch_refused=None))
-
-
 # --- words ---------------------------------------------------------------------------------
 
 
@@ -255,7 +245,7 @@ def command_words(argv: Sequence[str], width: int | None = None) -> str:
     return short[: max(1, width - 1)] + "…"
 
 
-def _command(config: RunConfig) -> ScriptCommand:
+def command_of(config: RunConfig) -> ScriptCommand:
     if config.script is None:
         raise ValueError("not a script run: the config has no command")
     return config.script

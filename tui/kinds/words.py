@@ -18,6 +18,13 @@ from tui.kinds.script import command_words
 BACKEND_WORDS = {"jax": "JAX"}
 
 
+def backend_name(backend: str | None) -> str:
+    """A Keras backend's name for people, TensorFlow included: "TensorFlow", "JAX"."""
+    if backend is None:
+        return "a backend not known yet"
+    return BACKEND_WORDS.get(backend, "TensorFlow" if backend == "tensorflow" else backend)
+
+
 def _backend(cfg: RunConfig) -> str | None:
     return BACKEND_WORDS.get(getattr(cfg, "backend", "tensorflow"))
 

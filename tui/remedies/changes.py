@@ -1,7 +1,8 @@
 """Remedies for out-of-memory: pure functions from one RunConfig to the next.
 
-Screen keys, automatic recovery and headless mode all call these, so the
-words in `Change.reason` are what users read ("halve the batch 64 → 32,
+The remedy table (`tui.remedies.table`) names them; screen keys, automatic
+recovery and headless mode reach them through it, so the words in
+`Change.reason` are what users read ("halve the batch 64 → 32,
 accumulate ×2: effective batch stays 64"). A remedy that cannot change
 anything raises `NoRemedy` with the reason in words instead of returning the
 same config.
@@ -9,10 +10,10 @@ same config.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from trainer.config import GRAD_ACCUM_MAX, ConfigError, RunConfig
+from tui.kinds import ACCUMULATION, XLA, kind_for, kind_of
 
 
 class NoRemedy(Exception):
@@ -29,9 +30,10 @@ class Change:
 
 
 def halve_batch(cfg: RunConfig, keep_effective: bool = False, min_batch: int = 1) -> Change:
-    """Halve the batch; with `keep_effective`, double accumulation so the
-    examples per weight update stay (about) the same."""
-    if cfg.script is not None and not (cfg.script.set_batch or cfg.script.batch_known):
+    """Halve the batch ("halve-batch"); with `keep_effective`, double accumulation so
+    the examples per weight update stay (about) the same ("halve-batch-accum")."""
+    kind = kind_for(cfg)
+    if not kind.batch_known(cfg):
         raise NoRemedy("the script's batch is not known yet, so it cannot be halved; give --batch-size N")
     new_batch = max(min_batch, cfg.batch_size // 2)
     if cfg.workers > 1:  # the global batch of a group: every worker keeps an equal share
@@ -40,17 +42,21 @@ def halve_batch(cfg: RunConfig, keep_effective: bool = False, min_batch: int = 1
         raise NoRemedy("the batch is already 1; it cannot be halved")
     if new_batch >= cfg.batch_size:
         raise NoRemedy(f"the batch is {cfg.batch_size}; halving it would go below the minimum batch {min_batch}")
-    batch = {"batch_size": new_batch, **_memtui_sets_batch(cfg)}
+    setting = kind.setting_batch(cfg)  # a script that kept its own batch has memtui set it from now on
     if not keep_effective:
-        return Change(_replace(cfg, **batch), f"halve the batch {cfg.batch_size} → {new_batch}",
-                      "halve-batch-further")
+        return Change(_replace(setting, batch_size=new_batch), f"halve the batch {cfg.batch_size} → {new_batch}",
+                      "halve-batch")
+    if not (capable := kind_of(cfg)).allows(ACCUMULATION):
+        # e.g. the hook refused accumulation for this script: halving alone is the ladder's later rung
+        raise NoRemedy(capable.why_not(ACCUMULATION))
     accum = _doubled_accum(cfg)
-    new = _replace(cfg, grad_accum=accum, **batch)
+    new = _replace(setting, grad_accum=accum, batch_size=new_batch)
     if new.effective_batch == cfg.effective_batch:
         tail = f"effective batch stays {cfg.effective_batch}"
     else:
         tail = f"effective batch {cfg.effective_batch} → {new.effective_batch}"
-    return Change(new, f"halve the batch {cfg.batch_size} → {new_batch}, accumulate ×{accum}: {tail}", "halve-batch")
+    return Change(new, f"halve the batch {cfg.batch_size} → {new_batch}, accumulate ×{accum}: {tail}",
+                  "halve-batch-accum")
 
 
 def double_accumulation(cfg: RunConfig) -> Change:
@@ -104,22 +110,18 @@ def toggle_mixed_precision(cfg: RunConfig) -> Change:
 
 
 def toggle_xla(cfg: RunConfig) -> Change:
-    """XLA off for the user's own script (compile(jit_compile=False)), or back to its own choice."""
-    if cfg.script is None:
-        raise NoRemedy("the built-in trainer does not use XLA")
-    if cfg.script.xla:
-        return Change(_replace(cfg, script=dataclasses.replace(cfg.script, xla=False)),
+    """XLA off for a kind that has the switch (the user's own script: compile(jit_compile=False)),
+    or back to its own choice."""
+    kind = kind_for(cfg)
+    on = kind.xla_on(cfg)
+    if on is None:
+        raise NoRemedy(kind_of(cfg).why_not(XLA))
+    if on:
+        return Change(kind.with_xla(cfg, False),
                       "turn XLA off: the model runs without jit_compile (some OOMs and recompiles go away)",
                       "xla-off")
-    return Change(_replace(cfg, script=dataclasses.replace(cfg.script, xla=True)),
-                  "let the script choose XLA again (Keras turns it on with a GPU)", "xla-off")
-
-
-def _memtui_sets_batch(cfg: RunConfig) -> dict[str, object]:
-    """A script whose batch memtui now sets itself (it kept its own until now)."""
-    if cfg.script is None or cfg.script.set_batch:
-        return {}
-    return {"script": dataclasses.replace(cfg.script, set_batch=True)}
+    return Change(kind.with_xla(cfg, True), "let the script choose XLA again (Keras turns it on with a GPU)",
+                  "xla-off")
 
 
 def _doubled_accum(cfg: RunConfig) -> int:

@@ -61,6 +61,7 @@ class RunSummary:
     command: str | None = None  # that command, as typed
     backend: str | None = None  # the Keras backend of the config ("tensorflow", "jax"); None when unreadable
     not_applied: list[str] = field(default_factory=list)  # what the script hook could not apply, in words
+    in_force: list[str] = field(default_factory=list)  # what memtui changes in a script from outside, in words
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -7,6 +7,7 @@ why it refuses one.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from pathlib import Path
@@ -36,7 +37,8 @@ from tui.common import procctl
 from tui.common.states import STATE_WORDS, state_of_exit, state_of_verdict
 from tui.common.verdict import Verdict
 from tui.diagnosis.refusals import from_verdict
-from tui.kinds.script import command_words, learn
+from tui.kinds import kind_for
+from tui.kinds.script import command_words
 from tui.kinds.words import tag_words
 from tui.runs.facts import (
     RunSummary,
@@ -75,6 +77,17 @@ class RunDir:
         return f"RunDir({str(self.path)!r})"
 
     # --- readers ---------------------------------------------------------
+
+    def try_lock(self) -> int | None:
+        """Take RUN/control.lock (the right to stop and relaunch the run); the fd while
+        held, None when another memtui holds it."""
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return fd
 
     def config(self) -> RunConfig:
         """The attempt's config; raises ConfigError naming the file when it is missing or bad."""
@@ -204,16 +217,8 @@ class RunDir:
                 first = decode(fh.readline())
         except OSError:
             return cfg
-        if cfg.script is not None:
-            # The user's own script: its batch and model as its first fit() reported them.
-            return learn(cfg, first.raw) if isinstance(first, RunStart) else cfg
-        size = first.raw.get("image_size") if isinstance(first, RunStart) else None
-        if isinstance(size, int) and size != cfg.image_size:
-            try:
-                return cfg.replace(image_size=size)
-            except ConfigError:
-                return cfg
-        return cfg
+        # The built-in demo's image size on a CPU-only host; a script's batch and model.
+        return kind_for(cfg).as_ran(cfg, first.raw) if isinstance(first, RunStart) else cfg
 
     def ending(self) -> RunEnd | None:
         """The trainer's run_end, read from the file's tail only."""
@@ -256,9 +261,10 @@ class RunDir:
         live = self.is_live()
         damage = self.damage(live)
         backend = None
+        in_force: list[str] = []
         try:
             config = self.effective_config()
-            cfg_words, backend = tag_words(config), config.backend
+            cfg_words, backend, in_force = tag_words(config), config.backend, kind_for(config).in_force(config)
         except ConfigError:
             cfg_words = "?"
         last_step, run_end, step_lines = self._tail_events()
@@ -275,7 +281,7 @@ class RunDir:
             session=meta.get("session"), attempt=meta.get("attempt"), estimate=estimate_of(meta),
             kind=meta.get("kind") if isinstance(meta.get("kind"), str) else "builtin",
             command=_command_of(meta), backend=backend,
-            not_applied=[r.words for r in from_verdict(None if live else self.verdict())],
+            not_applied=[r.words for r in from_verdict(None if live else self.verdict())], in_force=in_force,
         )
 
 

@@ -147,9 +147,14 @@ def export_quietly(run: RunDir) -> Path | None:
         return None
 
 
-def export_in_background(run: RunDir) -> threading.Thread:
+def export_in_background(run: RunDir) -> threading.Thread | None:
     """export_quietly in a thread of its own, so a long run's export never delays
-    the verdict on screen. Not a daemon: a process that is exiting finishes it."""
+    the verdict on screen. Not a daemon: a process that is exiting finishes it.
+    A convenience that never raises: with no thread to be had, one line on stderr."""
     thread = threading.Thread(target=export_quietly, args=(run,), name=f"tensorboard-export-{run.id}")
-    thread.start()
+    try:
+        thread.start()
+    except RuntimeError as exc:
+        print(f"memtui: TensorBoard export of {run.id} not started: {exc}", file=sys.stderr)
+        return None
     return thread

@@ -12,7 +12,6 @@ The search itself is in `tui.session.batchsearch`.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING
 from trainer.config import RunConfig
 from trainer.protocol import Step
 from tui.common.verdict import FINISHED, STOPPED, Verdict
-from tui.kinds import BATCH, kind_of
+from tui.kinds import kind_for
 from tui.runs.facts import peak_of
 from tui.session.batchsearch import MIN_STEPS_PER_EPOCH, BatchSearch, LimitedBy, data_bound, with_margin
 from tui.supervision.attempt import AttemptInfo
@@ -69,9 +68,7 @@ class FindResult:
         """`config` with the recommended batch, ready to launch (a script's batch set by memtui)."""
         if self.recommended is None:
             return None
-        if config.script is not None and not config.script.set_batch:
-            config = config.replace(script=dataclasses.replace(config.script, set_batch=True))
-        return config.replace(batch_size=self.recommended)
+        return kind_for(config).setting_batch(config).replace(batch_size=self.recommended)
 
     @property
     def why(self) -> str:
@@ -100,21 +97,14 @@ def probe_config(config: RunConfig, batch: int, steps: int = PROBE_STEPS) -> Run
     backup_dir=None lets the finder's own supervisor session hold the probes'
     backups, so a probe neither resumes from nor overwrites the user's backup.
     """
-    if config.script is not None:
-        # The user's own command: memtui sets the batch, Keras stops each fit() after
-        # `steps` steps and one epoch (KERAS_MAX_STEPS_PER_EPOCH / KERAS_MAX_EPOCHS).
-        script = dataclasses.replace(config.script, set_batch=True, max_epochs=1)
-        return config.replace(batch_size=batch, steps_per_epoch=steps, backup_dir=None, script=script)
-    return config.replace(
-        batch_size=batch, epochs=1, steps_per_epoch=steps, validation_split=0.0, backup_dir=None
-    )
+    return kind_for(config).probe(config, batch, steps)
 
 
 def training_examples(config: RunConfig) -> int | None:
     """How many examples one epoch trains on (the data bound's input), without TensorFlow;
     None when the folder cannot be counted (the probe will say why) or the data is the
     user's own script's."""
-    if config.script is not None:
+    if not kind_for(config).counts_examples:
         return None
     if config.data is None:
         from trainer.demo import CLASSES, PER_CLASS
@@ -242,16 +232,8 @@ class BatchNotSettable(ProbeFailed):
 def _check_batch_was_set(info: AttemptInfo) -> None:
     """A probe of the user's script answers nothing if its fit() kept its own batch."""
     config = info.config
-    if config is None or config.script is None:
-        return
-    script = config.script
-    if script.has_placeholder or script.batch_control in ("arrays", "rebatch", "placeholder"):
-        return
-    if script.batch_control == "unknown":
-        if info.state == "oom":
-            return  # out of memory before any fit(): this batch does not fit either way
-        raise BatchNotSettable("no Keras fit() was seen in the probe, so the batch it tried was never used")
-    raise BatchNotSettable(kind_of(config).why_not(BATCH))
+    if config is not None and (why := kind_for(config).probe_unanswered(config, info.state == "oom")) is not None:
+        raise BatchNotSettable(why)
 
 
 def _fitted(verdict: Verdict, batch: int) -> bool:

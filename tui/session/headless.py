@@ -23,6 +23,7 @@ from trainer.config import RunConfig
 from trainer.protocol import Epoch, Event, ExitCode, Oom, RunEnd, RunStart, Step
 from tui.common.units import format_bytes, loss_part, speed_words, step_count
 from tui.common.verdict import FINISHED, STOPPED, Verdict
+from tui.kinds import kind_for
 from tui.kinds.words import fit_start_words, sentence_words
 from tui.runs.facts import peak_of
 from tui.runs.store import RunStore, RunStoreError
@@ -82,7 +83,8 @@ class Printer:
     def started(self, a: AttemptInfo) -> None:
         if self.as_json:
             self._json("start", attempt=a.number, run_id=a.run_id, reason=a.reason, run_dir=str(a.run_dir),
-                       config=a.config.to_dict() if a.config is not None else None, **group_fields(a.config))
+                       config=kind_for(a.config).describe(a.config) if a.config is not None else None,
+                       **group_fields(a.config))
         else:
             # The reason of a relaunch was just printed on its own line.
             summary = sentence_words(a.config) if a.config is not None else "config unknown"
@@ -125,8 +127,7 @@ class Printer:
             return f"out of memory ({e.kind}): {e.message.splitlines()[0] if e.message else ''}"
         if isinstance(e, RunEnd):
             peak = format_bytes(e.peak_memory, digits=None, spaced=True)
-            who = "the script" if a.config is not None and a.config.script is not None else "trainer"
-            return f"{who} says: {e.status} after {step_count(e.steps)}, peak {peak}"
+            return f"{kind_for(a.config).process} says: {e.status} after {step_count(e.steps)}, peak {peak}"
         return None
 
     def ended(self, a: AttemptInfo, v: Verdict) -> None:
@@ -150,7 +151,7 @@ class Printer:
     def relaunch(self, after: AttemptInfo, change_reason: str, rung: str, cfg: RunConfig) -> None:
         if self.as_json:
             self._json("relaunch", after_attempt=after.number, rung=rung, reason=change_reason,
-                       config=cfg.to_dict(), **group_fields(cfg))
+                       config=kind_for(cfg).describe(cfg), **group_fields(cfg))
         else:
             self._put(f"[attempt {after.number + 1}] relaunch: {change_reason}")
 

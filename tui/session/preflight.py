@@ -13,6 +13,7 @@ from pathlib import Path
 
 from trainer.config import ConfigError, RunConfig, training_image_size
 from tui.common.units import format_bytes
+from tui.kinds import kind_of
 from tui.kinds.estimate import Estimate, Fit, calibrate, describe, estimate
 from tui.runs.folder import RunDir
 from tui.runs.store import RunStore, RunStoreError
@@ -55,7 +56,7 @@ def _same_shape(a: RunConfig, b: RunConfig) -> bool:
     """Runs whose peak grows the same way with the batch (a user's own script is
     like nothing else: its model is not the config's; and on the same backend:
     XLA's CPU client on JAX holds a whole step's buffers at once)."""
-    if a.script is not None or b.script is not None:
+    if not (kind_of(a).estimate and kind_of(b).estimate):
         return False
     return (a.model, a.image_size, a.mixed_precision, a.grad_accum > 1, a.data, a.backend) == (
         b.model, b.image_size, b.mixed_precision, b.grad_accum > 1, b.data, b.backend

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from trainer.config import RunConfig
 from tui.common.verdict import Verdict
-from tui.kinds import BATCH, kind_of
-from tui.kinds.script import identity
+from tui.kinds import BATCH, kind_for, kind_of
 from tui.remedies.changes import Change
 from tui.remedies.ladder import next_rung
 
@@ -96,7 +95,7 @@ class Recovery:
         if change is None:
             self.gave_up = self._exhausted(config)
             return None
-        rung = change.id or rung_of(config, change.config)
+        rung = change.id
         self.tried.append(rung)
         self.steps.append(
             RecoveryStep(
@@ -124,7 +123,7 @@ class Recovery:
                 change = dataclasses.replace(change, config=new)
             if _key(new) not in self._seen:
                 return change
-            tried.append(change.id or rung_of(config, new))
+            tried.append(change.id)
         return None
 
     def _exhausted(self, config: RunConfig) -> str:
@@ -144,23 +143,7 @@ class Recovery:
         )
 
 
-def rung_of(old: RunConfig, new: RunConfig) -> str:
-    """Name the rung that turned `old` into `new`, in the ladder's own ids
-    (for a Change that came without its id)."""
-    if new.memory_growth and not old.memory_growth:
-        return "memory-growth"
-    if new.mixed_precision and not old.mixed_precision:
-        return "mixed-precision"
-    if new.model != old.model:
-        return "small-model"
-    if new.script is not None and old.script is not None and new.script.xla != old.script.xla:
-        return "xla-off"
-    if new.batch_size < old.batch_size:
-        return "halve-batch" if new.grad_accum > old.grad_accum else "halve-batch-further"
-    return "other"
-
-
 def _key(config: RunConfig) -> str:
     """A config's identity for "already tried", ignoring where backups live and
     what a script's fit() was seen to report."""
-    return identity(config).replace(backup_dir=None).to_json()
+    return kind_for(config).identity(config).replace(backup_dir=None).to_json()

@@ -19,12 +19,10 @@ from collections.abc import Callable
 from trainer.config import RunConfig
 from trainer.protocol import RunStart, Step
 from tui.common.verdict import HOST_OOM
+from tui.kinds import kind_for
 from tui.runs.store import RunStore, new_run_id
 from tui.supervision.attempt import AttemptEnded, AttemptInfo, EventBatch, SupervisorProblem
 from tui.supervision.spare import Spare, ready_timeout
-
-SCRIPT_COLD = ("your own command starts afresh each attempt: the warm spare is a built-in trainer with "
-               "TensorFlow imported, of no use to your script")
 
 
 class SpareKeeper:
@@ -97,10 +95,11 @@ class SpareKeeper:
             spare, self._spare = self._spare, None
         if not self.enabled:
             return None, "--no-spare"
-        if config.script is not None:
+        kind = kind_for(config)
+        if not kind.uses_spare:
             if spare is not None:
                 spare.discard()
-            return None, SCRIPT_COLD
+            return None, kind.spare_refusal
         if config.workers > 1:
             if spare is not None:
                 spare.discard()
@@ -129,8 +128,8 @@ class SpareKeeper:
         """Start a spare in the background, unless one exists or none is wanted now."""
         if not self.enabled or self._host_oom or self._closed:
             return
-        if attempt.config is not None and (attempt.config.script is not None or attempt.config.workers > 1):
-            return  # the spare is one warm built-in trainer: no use to a script or a group of workers
+        if not kind_for(attempt.config).uses_spare or (attempt.config is not None and attempt.config.workers > 1):
+            return  # the spare is one warm built-in trainer: no use to, say, the user's own command or a group
         with self._lock:
             if self._spare is not None or self._wanted:
                 return

@@ -25,7 +25,6 @@ import dataclasses
 import os
 import queue
 import secrets
-import signal
 import subprocess
 import sys
 import threading
@@ -35,9 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from trainer.config import RunConfig
-from tui.common import procctl
 from tui.common.verdict import Verdict
-from tui.kinds.script import launch_spec
+from tui.kinds import kind_for
 from tui.runs.folder import RunDir
 from tui.runs.store import RunStore
 from tui.supervision.attempt import (
@@ -51,13 +49,12 @@ from tui.supervision.attempt import (
 )
 from tui.supervision.spare import Spare
 from tui.supervision.sparekeeper import SpareKeeper
-from tui.supervision.watch import Watched, try_lock
+from tui.supervision.watch import REAPER_GRACE, Watched
 
 __all__ = ["AttachError", "AttemptEnded", "AttemptInfo", "AttemptStarted", "EventBatch", "Notice", "Supervisor",
            "SupervisorProblem"]
 
 MODULE_ENV = "MEMTUI_TRAINER_MODULE"
-REAPER_GRACE = 2.0  # seconds for the reaper to record a SIGKILLed trainer
 
 
 class AttachError(Exception):
@@ -89,7 +86,7 @@ class Supervisor:
         self.spares = SpareKeeper(store, self.trainer_module, self._emit, enabled=spare, early=spare_early,
                                   ready_seconds=spare_ready_timeout)
         self._launches = 0
-        self._said_script_cold = False
+        self._said_never_spare = False
 
     # --- notices ---------------------------------------------------------
 
@@ -150,18 +147,19 @@ class Supervisor:
                 try:
                     run = self.store.new_run(config, session=self.session, attempt=number, reason=reason,
                                              trainer_module=self.trainer_module, baseline=_jsonable(baseline),
-                                             run_id=spare.run_path.name, spare=True, **_kind_meta(config))
+                                             run_id=spare.run_path.name, spare=True, **kind_for(config).record(config))
                 except FileExistsError:
                     spare.discard()
                     spare, cold = None, "the run id the spare had reserved was taken"
             if run is None:
                 run = self.store.new_run(config, session=self.session, attempt=number, reason=reason,
                                          trainer_module=self.trainer_module, baseline=_jsonable(baseline),
-                                         spare=False, cold_reason=cold, **_kind_meta(config))
-            if config.script is not None:
-                # The reaper starts the user's own command instead of the trainer (tui/kinds/script.py).
-                run.update_meta(launch=launch_spec(config, run.path, os.environ))
-            lock_fd = try_lock(run)
+                                         spare=False, cold_reason=cold, **kind_for(config).record(config))
+            kind = kind_for(config)
+            if (launch := kind.launch_spec(config, run.path, os.environ)) is not None:
+                # The reaper starts what the kind launches instead of the trainer (say, the user's own command).
+                run.update_meta(launch=launch)
+            lock_fd = run.try_lock()
             if spare is not None:
                 spare.hand_over()
                 popen = spare.popen
@@ -178,9 +176,10 @@ class Supervisor:
                                state="starting", started=now(), spare=spare is not None,
                                cold_reason=None if spare is not None else cold)
             if cold is not None and self._launches > 0 and self.spares.enabled and not (
-                    config.script is not None and self._said_script_cold):
+                    kind.spare_refusal is not None and self._said_never_spare):
                 self._emit(SupervisorProblem(f"attempt {number} starts cold, without the warm spare: {cold}"))
-                self._said_script_cold = config.script is not None  # said once for a script: it never changes
+                # A kind that never uses the spare is said once: it never changes.
+                self._said_never_spare = kind.spare_refusal is not None
             self._launches += 1
             watched = Watched(info, run, popen=popen, lock_fd=lock_fd, emit=self._emit,
                               diagnose=self._diagnose, baseline=baseline)
@@ -217,8 +216,8 @@ class Supervisor:
     # --- stop ------------------------------------------------------------
 
     def stop(self, force: bool = False) -> None:
-        """Stop the current run: SIGINT, then SIGTERM and SIGKILL after their graces.
-        A second call (or `force`) skips to SIGTERM. Never blocks."""
+        """Stop the current run: SIGINT, then SIGTERM and SIGKILL after their graces
+        (the watcher's stop sequence). A second call (or `force`) skips to SIGTERM. Never blocks."""
         cur = self._current
         if cur is None or cur.done.is_set() or cur.exited.is_set():
             return
@@ -226,46 +225,7 @@ class Supervisor:
             self._emit(SupervisorProblem(
                 f"this screen is read-only: another memtui controls run {cur.run.id}; stop it there"))
             return
-        with cur.lock:
-            level = cur.stop_level
-            cur.stop_level = 2 if (force or level >= 1) else 1
-        if level >= 1:
-            cur.force.set()
-            return
-        if force:
-            cur.force.set()
-        info = cur.update(state="stopping")
-        self._emit(EventBatch(info, (), 0))
-        # Not a daemon: a stop asked for must finish even if memtui is quitting.
-        threading.Thread(target=self._escalate, args=(cur,), name=f"stop-{cur.run.id}").start()
-
-    def _escalate(self, cur: Watched) -> None:
-        if cur.pgid is None:
-            return
-        if not cur.force.is_set():
-            procctl.signal_group(cur.pgid, signal.SIGINT)
-            if self._wait_end(cur, self.grace_int, stop_on_force=True):
-                return
-        procctl.signal_group(cur.pgid, signal.SIGTERM)
-        if self._wait_end(cur, self.grace_term):
-            return
-        # SIGKILL the trainer and its children first and let the reaper record
-        # that; then sweep the group so nothing is left holding memory.
-        pids = [p for p in procctl.group_members(cur.pgid) if p != cur.reaper_pid]
-        for pid in pids:
-            procctl.signal_pid(pid, signal.SIGKILL)
-        self._wait_end(cur, REAPER_GRACE)
-        procctl.signal_group(cur.pgid, signal.SIGKILL)
-
-    def _wait_end(self, cur: Watched, seconds: float, stop_on_force: bool = False) -> bool:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if cur.exited.is_set() or cur.process_ended():
-                return True
-            if stop_on_force and cur.force.is_set():
-                return False
-            time.sleep(0.05)
-        return cur.process_ended()
+        cur.stop(force, self.grace_int, self.grace_term)
 
     # --- attach / detach -----------------------------------------------------
 
@@ -280,7 +240,7 @@ class Supervisor:
         config = run.config()
         if self._current is not None and not self._current.done.is_set():
             self.detach()
-        lock_fd = None if read_only else try_lock(run)
+        lock_fd = None if read_only else run.try_lock()
         meta = run.meta()
         if lock_fd is not None and isinstance(meta.get("session"), str):
             self.session = meta["session"]  # relaunches continue this session and its backups
@@ -336,13 +296,6 @@ class Supervisor:
         if self.sampler is not None:
             self.sampler.set_run(None)
         return diagnose(**kwargs)
-
-
-def _kind_meta(config: RunConfig) -> dict[str, Any]:
-    """What meta.json says about the run's kind, so listings need not read its config."""
-    if config.script is None:
-        return {"kind": "builtin"}
-    return {"kind": "script", "command": list(config.script.argv), "workdir": config.script.workdir}
 
 
 def _jsonable(baseline: Any) -> Any:

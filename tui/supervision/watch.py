@@ -1,33 +1,30 @@
-"""One attempt under watch: its process handles, its follower, and the loop
-that turns the event file into batched notices until the process ends.
+"""One attempt under watch: its process handles, its follower, the loop that
+turns the event file into batched notices until the process ends, and its stop
+sequence (SIGINT, SIGTERM, SIGKILL).
 
-Split from the supervisor so each file holds one responsibility: this one
-follows and concludes an attempt; `supervisor.py` decides what to launch, stop
-and attach.
+How the attempt ended (verdict and state, together) is the diagnosis layer's
+(`tui.diagnosis.ending`); what the run's kind learns and says while it runs is
+the kind's (`tui.kinds`). `supervisor.py` decides what to launch, stop and attach.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from pathlib import Path
 
 import psutil
 
-from trainer.hookspec import HELLO_FILE
 from trainer.protocol import Event, RunStart
 from tui.common import procctl
-from tui.common.states import state_of_verdict
-from tui.common.verdict import KILLED, NOT_OOM, Remedy, Verdict
-from tui.kinds.script import learn, resume_note
+from tui.common.verdict import Verdict
+from tui.diagnosis.ending import decide
+from tui.kinds import kind_for
 from tui.runs.folder import RunDir
 from tui.supervision import groupends
 from tui.supervision.attempt import (
@@ -43,39 +40,16 @@ from tui.supervision.attempt import (
 )
 from tui.supervision.wakeup import Wakeup
 
-# The loop sleeps until the trainer writes (inotify) or the reaper exits (a
-# pidfd), see tui/supervision/wakeup.py; where either is missing it polls every IDLE_SLEEP
-# as before. So an event reaches the screen at once, or within a poll where it
-# must (~10 ms), plus at most a batch, well inside the screen's 100 ms budget
-# for showing the newest step (tui/widgets/steplog.py). The screen throttles
-# its repaints itself; batching here only bounds the notices (at most ~100 a
-# second, one per step at 20 steps/s).
+# The loop sleeps until the trainer writes (inotify) or the reaper exits (a pidfd,
+# tui/supervision/wakeup.py); where either is missing it polls every IDLE_SLEEP. So an
+# event reaches the screen at once, or within a poll (~10 ms), plus at most a batch,
+# well inside the screen's 100 ms budget for the newest step (tui/widgets/steplog.py).
+# Batching only bounds the notices (at most ~100 a second, one per step at 20 steps/s).
 BATCH_SECONDS = 0.01
 BATCH_EVENTS = 500
 IDLE_SLEEP = 0.01
 LIVENESS_EVERY = 0.25
-DISK_LOW = 64 * 1024  # less than this free: the disk is full for our purposes
-# The user's own command: memtui's hook writes RUN/hook.json as its Python starts.
-HOOK_WAIT = 5.0  # seconds without it: the hook is not in this process
-FIT_WAIT = 30.0  # seconds with the hook but no fit(): say why no steps show
-HOOK_MISSING = ("no sign of the hook in this process after {wait:.0f} s: the command may not be Python, or "
-                "runs Python with -I, -E or -S (which ignore PYTHONPATH). Its memory, log and ending are "
-                "still shown, but no steps, and remedies cannot reach inside it.")
-NO_FIT_YET = ("no Keras fit() seen yet: steps show once the script calls fit(); a custom training loop "
-              "(tf.GradientTape) shows none, but memory, the log and the diagnosis still work.")
-NO_FIT = ("no Keras fit() was seen in this run (a custom training loop, or no training at all), so it had no "
-          "steps to show; its memory, log and diagnosis are as for any run.")
-
-
-def try_lock(run: RunDir) -> int | None:
-    """Take RUN/control.lock; the fd while held, None when another memtui holds it."""
-    fd = os.open(run.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
+REAPER_GRACE = 2.0  # seconds for the reaper to record a SIGKILLed trainer
 
 
 class Watched:
@@ -109,10 +83,10 @@ class Watched:
         self.detached = threading.Event()
         self.force = threading.Event()
         self.stop_level = 0  # 0 none, 1 SIGINT sent, 2 forcing
-        # The user's own command: what its fit() said is folded into the attempt's config.
-        self.script = info.config is not None and info.config.script is not None
+        # What the run's kind learns from its run_start is folded into the attempt's config.
+        self.kind = kind_for(info.config)
         self.fit_seen = False
-        self._hook_done = False  # a note on the hook (missing, or no fit() yet) went out, or fit() was seen
+        self._watch_done = False  # the kind's note while it runs went out, or it has nothing to say
         self._notes: list[str] = []  # said after the batch that brought them
         self.thread = threading.Thread(target=self._loop, name=f"watch-{run.id}", daemon=True)
 
@@ -182,8 +156,8 @@ class Watched:
             if slow_due:
                 last_check = clock
                 self._sample_rss()
-                if self.script and not self._hook_done:
-                    self._check_hook()
+                if not self._watch_done:
+                    self._check_watch_note()
             if (every_pass or slow_due or exit_hint) and self.process_ended():
                 self.exited.set()
                 break
@@ -218,44 +192,37 @@ class Watched:
             if isinstance(event, RunStart):
                 if self.run_start is None:
                     self.run_start = event
-                if self.script:
-                    self._learn(event)
+                self._learn(event)
         self.progress.apply(events)
 
-    # --- the user's own command ----------------------------------------------
+    # --- what the run's kind learns and says ------------------------------------
 
     def _learn(self, event: RunStart) -> None:
-        """Fold what the script's fit() reported into the attempt's config (its batch
+        """Fold what a run_start reported into the attempt's config (a script's batch
         and how it can be set, its model): keys, remedies and recovery ask that."""
         first = not self.fit_seen
         self.fit_seen = True
         config = self.info.config
-        if config is not None and config.script is not None:
-            self.update(config=learn(config, event.raw))
+        if config is not None:
+            learned = self.kind.learn(config, event.raw)
+            if learned is not config:
+                self.update(config=learned)
         relaunch = self.info.number > 1 and self.info.reason != "attach"
-        if first and (note := resume_note(event.raw, relaunch)) is not None:
+        if first and (note := self.kind.resume_note(event.raw, relaunch)) is not None:
             self._notes.append(f"attempt {self.info.number} {note}")
 
-    def _check_hook(self) -> None:
-        waited = time.time() - self.info.started
-        if self.fit_seen:
-            self._hook_done = True  # nothing to say: steps show
-        elif waited < HOOK_WAIT:
-            return
-        elif not (self.run.path / HELLO_FILE).exists():
-            self._hook_done = True
-            self.emit(AttemptNote(self.info, HOOK_MISSING.format(wait=HOOK_WAIT)))
-        elif waited >= FIT_WAIT:
-            self._hook_done = True
-            self.emit(AttemptNote(self.info, NO_FIT_YET))
+    def _check_watch_note(self) -> None:
+        done, note = self.kind.watch_note(self.run.path, time.time() - self.info.started, self.fit_seen)
+        self._watch_done = done
+        if note is not None:
+            self.emit(AttemptNote(self.info, note))
 
-    def _script_ending_notes(self, exit_code: int | None) -> None:
-        if self._hook_done or self.fit_seen:
+    def _ending_note(self, exit_code: int | None) -> None:
+        if self._watch_done:
             return
-        if not (self.run.path / HELLO_FILE).exists():
-            self.emit(AttemptNote(self.info, HOOK_MISSING.format(wait=HOOK_WAIT)))
-        elif exit_code == 0 or self.stop_level:
-            self.emit(AttemptNote(self.info, NO_FIT))  # a crash before fit() is the verdict's to explain
+        note = self.kind.ending_note(self.run.path, self.fit_seen, exit_code, bool(self.stop_level))
+        if note is not None:
+            self.emit(AttemptNote(self.info, note))
 
     def _flush(self, batch: list[Event], garbage: int) -> None:
         if not batch and not garbage:
@@ -287,6 +254,54 @@ class Watched:
         if self.peak_rss is None or rss > self.peak_rss:
             self.peak_rss = rss
 
+    # --- the stop --------------------------------------------------------
+
+    def stop(self, force: bool, grace_int: float, grace_term: float) -> None:
+        """SIGINT, then SIGTERM and SIGKILL after their graces; a second call (or
+        `force`) skips to SIGTERM. Never blocks: the sequence runs in a thread of its own."""
+        if self.done.is_set() or self.exited.is_set():
+            return
+        with self.lock:
+            level = self.stop_level
+            self.stop_level = 2 if (force or level >= 1) else 1
+        if level >= 1:
+            self.force.set()
+            return
+        if force:
+            self.force.set()
+        info = self.update(state="stopping")
+        self.emit(EventBatch(info, (), 0))
+        # Not a daemon: a stop asked for must finish even if memtui is quitting.
+        threading.Thread(target=self._escalate, args=(grace_int, grace_term), name=f"stop-{self.run.id}").start()
+
+    def _escalate(self, grace_int: float, grace_term: float) -> None:
+        if self.pgid is None:
+            return
+        if not self.force.is_set():
+            procctl.signal_group(self.pgid, signal.SIGINT)
+            if self.wait_end(grace_int, stop_on_force=True):
+                return
+        procctl.signal_group(self.pgid, signal.SIGTERM)
+        if self.wait_end(grace_term):
+            return
+        # SIGKILL the trainer and its children first and let the reaper record
+        # that; then sweep the group so nothing is left holding memory.
+        for pid in [p for p in procctl.group_members(self.pgid) if p != self.reaper_pid]:
+            procctl.signal_pid(pid, signal.SIGKILL)
+        self.wait_end(REAPER_GRACE)
+        procctl.signal_group(self.pgid, signal.SIGKILL)
+
+    def wait_end(self, seconds: float, stop_on_force: bool = False) -> bool:
+        """Wait up to `seconds` for the process to end; False when it has not (or a force came)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.exited.is_set() or self.process_ended():
+                return True
+            if stop_on_force and self.force.is_set():
+                return False
+            time.sleep(0.05)
+        return self.process_ended()
+
     # --- the end ---------------------------------------------------------
 
     def _sweep(self) -> None:
@@ -299,100 +314,39 @@ class Watched:
 
     def _conclude(self) -> None:
         self._sweep()
-        exit_info = self.run.exit_info() or {}
-        code = exit_info.get("returncode")
-        exit_code = code if isinstance(code, int) else None
-        if self.script:
-            self._script_ending_notes(exit_code)
-        stored = self.run.verdict() if self.popen is None else None
-        if stored is not None:
-            verdict = stored
-        else:
-            events = tuple(self.recent)
-            if self.run_start is not None and self.run_start not in events:
-                events = (self.run_start, *events)
-            log_tail, events = groupends.evidence(self.run, exit_info, self.run.log_tail(), events)  # --workers N
+        exit_info = self.run.exit_info()
+        code = (exit_info or {}).get("returncode")
+        self._ending_note(code if isinstance(code, int) else None)
+        events = tuple(self.recent)
+        if self.run_start is not None and self.run_start not in events:
+            events = (self.run_start, *events)
+        log_tail, events = groupends.evidence(self.run, exit_info or {}, self.run.log_tail(), events)  # --workers N
+        ending = decide(
+            exit_info=exit_info, stored=self.run.verdict() if self.popen is None else None, run_path=self.run.path,
+            stop_asked=self.stop_level > 0, diagnose=self.diagnose, log_tail=log_tail, events=events,
+            config=self.info.config, baseline=self.baseline, peak_rss=self.peak_rss,
+            host_total=psutil.virtual_memory().total)
+        if ending.fresh:  # a group's verdict names the worker that failed
+            ending = dataclasses.replace(ending, verdict=groupends.name_worker(ending.verdict, exit_info or {}))
+        if ending.problem is not None:
+            self.emit(SupervisorProblem(ending.problem))
+        if ending.fresh and (not self.info.read_only or not self.run.verdict_path.exists()):
             try:
-                verdict = self.diagnose(
-                    exit_code=exit_code, log_tail=log_tail, events=events, config=self.info.config,
-                    baseline=self.baseline, peak_rss=self.peak_rss, host_total=psutil.virtual_memory().total,
-                )
-            except Exception as exc:  # the attempt must still end on screen
-                self.emit(SupervisorProblem(f"diagnosis failed: {type(exc).__name__}: {exc}"))
-                verdict = Verdict(KILLED if (exit_code or 0) < 0 else NOT_OOM,
-                                  f"the trainer ended with exit {exit_code}; the diagnosis failed")
-            if verdict.kind == NOT_OOM:
-                verdict = disk_full_verdict(self.run.path) or verdict
-            verdict = groupends.name_worker(verdict, exit_info)
-            if not self.info.read_only or not self.run.verdict_path.exists():
-                try:
-                    self.run.write_verdict(verdict)
-                except OSError as exc:
-                    self.emit(SupervisorProblem(f"cannot write {self.run.verdict_path}: {exc.strerror}"))
-                else:
-                    _export_tensorboard(self.run)
-        ended = exit_info.get("ended")
+                self.run.write_verdict(ending.verdict)
+            except OSError as exc:
+                self.emit(SupervisorProblem(f"cannot write {self.run.verdict_path}: {exc.strerror}"))
+            else:
+                from tui.runs.tensorboard import export_in_background  # at an ending, not at start-up
+
+                export_in_background(self.run)
+        ended = (exit_info or {}).get("ended")
         self.update_progress()
-        disk_full = bool(verdict.details.get("disk_full"))
-        state = state_of_verdict(verdict) if exit_info or stored or disk_full else _unknown(verdict)
-        if self.stop_level and state in ("crashed", "killed") and _interrupted(exit_code, self.run.log_tail(2048)):
-            # Stopped before the trainer had its handlers in place (say, while
-            # importing TensorFlow): the person asked for this ending.
-            state = "stopped"
-        info = self.update(state=state,
-                           ended=ended if isinstance(ended, (int, float)) else now(),
-                           exit_code=exit_code, verdict=verdict)
+        info = self.update(state=ending.state, ended=ended if isinstance(ended, (int, float)) else now(),
+                           exit_code=ending.exit_code, verdict=ending.verdict)
         self.release()
-        self.emit(AttemptEnded(info, verdict))
+        self.emit(AttemptEnded(info, ending.verdict))
 
     def release(self) -> None:
         if self.lock_fd is not None:
             os.close(self.lock_fd)
             self.lock_fd = None
-
-
-def _export_tensorboard(run: RunDir) -> None:
-    """The attempt's TensorBoard file, in the background: a convenience that never raises."""
-    from tui.runs.tensorboard import export_in_background
-
-    try:
-        export_in_background(run)
-    except RuntimeError as exc:  # no thread to be had
-        print(f"memtui: TensorBoard export of {run.id} not started: {exc}", file=sys.stderr)
-
-
-def disk_full_verdict(run_path: Path) -> Verdict | None:
-    """The verdict for a run whose folder's disk has no room left, else None.
-    With the disk full, neither the trainer's traceback nor the reaper's exit
-    record could be written, so the log alone would explain nothing."""
-    try:
-        fs = os.statvfs(run_path)
-    except OSError:
-        return None
-    free = fs.f_bavail * fs.f_frsize
-    if free >= DISK_LOW:
-        return None
-    # The fix is a remedy line of its own, so a short screen that cuts the
-    # summary still shows it.
-    fix = Remedy("free-disk", "free some space, or choose another folder with --runs-dir",
-                 f"{run_path.parent} has {free:,} bytes free")
-    return Verdict(NOT_OOM, f"The disk holding the run folder is full ({free:,} bytes free under "
-                   f"{run_path.parent}): the trainer could not write its events or its log, and how it ended "
-                   "could not be recorded. Free some space, or choose another folder with --runs-dir.",
-                   details={"disk_full": True, "free_bytes": free, "runs_dir": str(run_path.parent)},
-                   remedies=(fix,))
-
-
-def _interrupted(exit_code: int | None, log_tail: str) -> bool:
-    # A SIGINT during the interpreter's own start-up ends it with exit 1 and
-    # "Fatal Python error: init_import_site" instead of a KeyboardInterrupt.
-    return exit_code in (-2, -15) or (
-        exit_code == 1 and ("KeyboardInterrupt" in log_tail or "Fatal Python error" in log_tail)
-    )
-
-
-def _unknown(verdict: Verdict) -> str:
-    """No exit.json: the reaper died too. Keep what the events said, else `unknown`."""
-    state = state_of_verdict(verdict)
-    return state if state in ("finished", "stopped", "oom") else "unknown"
-

@@ -320,7 +320,7 @@ class MemtuiApp(KeyedApp):
         yield from super().get_system_commands(screen)
         state = self.key_state()
         for k in KEYS:
-            if keyrules.check(k.action, state) is True:
+            if keyrules.check_key(k, state) is True:
                 yield SystemCommand(f"{k.label} ({k.key})", k.description, lambda a=k.action: self.run_action(a))
 
 

@@ -18,7 +18,7 @@ from trainer.runfiles import LOG_FILE
 from tui.common.states import LIVE_STATES
 from tui.remedies.changes import NoRemedy
 from tui.ui import keyrules
-from tui.ui.widgets.keys import KEYS
+from tui.ui.widgets.keys import BY_ACTION, KEYS
 from tui.ui.widgets.words import duration
 
 if TYPE_CHECKING:
@@ -74,11 +74,12 @@ class KeyedApp(App[int]):
                                  has_recovery=self.recovery is not None, searching=self.searching)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return keyrules.check(action, self.key_state())
+        remedy = parameters[0] if action == keyrules.REMEDY and parameters else None
+        return keyrules.check(action, self.key_state(), remedy if isinstance(remedy, str) else None)
 
     def enabled_keys(self) -> set[str]:
         state = self.key_state()
-        return {k.key for k in KEYS if keyrules.check(k.action, state) is True}
+        return {k.key for k in KEYS if keyrules.check_key(k, state) is True}
 
     # --- the actions -------------------------------------------------------------
 
@@ -98,34 +99,17 @@ class KeyedApp(App[int]):
         if cfg is not None:
             self.launch(cfg, "relaunched as is (r)", by_hand=True)
 
-    def _remedy(self, action: str) -> None:
+    def action_remedy(self, remedy: str) -> None:
+        """Relaunch with a remedy of the table (`tui.remedies.table`), by its id."""
         cfg = self.current_config()
         if cfg is None:
             return
         try:
-            change = keyrules.remedy_change(action, cfg)
+            change = keyrules.remedy_change(remedy, cfg)
         except NoRemedy as exc:
             self.notify(str(exc), severity="warning")
             return
         self.launch(change.config, change.reason, by_hand=True)
-
-    def action_halve_batch(self) -> None:
-        self._remedy("halve_batch")
-
-    def action_toggle_growth(self) -> None:
-        self._remedy("toggle_growth")
-
-    def action_toggle_model(self) -> None:
-        self._remedy("toggle_model")
-
-    def action_toggle_precision(self) -> None:
-        self._remedy("toggle_precision")
-
-    def action_double_accum(self) -> None:
-        self._remedy("double_accum")
-
-    def action_toggle_xla(self) -> None:
-        self._remedy("toggle_xla")
 
     def action_toggle_auto(self) -> None:
         self.auto_recover = not self.auto_recover
@@ -140,7 +124,7 @@ class KeyedApp(App[int]):
         """Search the largest batch that fits (fresh process per probe), then relaunch."""
         cfg = self.current_config()
         if self.check_action("find_batch", ()) is not True or cfg is None:
-            why = keyrules.why_not("find_batch", cfg)
+            why = keyrules.why_not(BY_ACTION["find_batch"], cfg)
             self.notify(f"find batch: {why}" if why else
                         "find batch: stop the run first (s); the search needs the GPU to itself", severity="warning")
             return
@@ -248,7 +232,7 @@ class KeyedApp(App[int]):
         from tui.ui.screens.help import HelpScreen
 
         cfg = self.current_config()
-        reasons = {k.action: why for k in KEYS if (why := keyrules.why_not(k.action, cfg))}
+        reasons = {k.action: why for k in KEYS if (why := keyrules.why_not(k, cfg))}
         self.push_screen(HelpScreen(reasons))
 
     def action_quit_app(self) -> None:

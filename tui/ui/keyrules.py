@@ -1,8 +1,9 @@
 """What each key may do right now: pure rules over a small picture of the screen.
 
 A key is enabled (True) or shown greyed (None) when it would do nothing now.
-Remedy keys ask the remedy table (`tui.remedies.table`) whether their remedy
-applies to the run's kind and changes its config; the words of a greyed key's
+Remedy keys (the one action `remedy`, with the remedy's id) ask the remedy
+table (`tui.remedies.table`) whether their remedy applies to the run's kind
+and changes its config; the words of a greyed key's
 reason go to the help screen. Kept free of the App so the rules read in one
 place and test without a screen.
 """
@@ -16,7 +17,7 @@ from tui.common.states import LIVE_STATES
 from tui.kinds import BATCH, kind_of
 from tui.remedies import table
 from tui.remedies.changes import Change, NoRemedy
-from tui.ui.widgets.keys import BY_ACTION
+from tui.ui.widgets.keys import Key
 
 ALWAYS = frozenset({"toggle_plots", "show_log", "next_theme", "help", "quit_app"})
 
@@ -32,20 +33,20 @@ class KeyState:
     searching: bool = False  # a find-batch search is going on (s and Esc cancel it)
 
 
-def remedy_of(action: str) -> str | None:
-    key = BY_ACTION.get(action)
-    return key.remedy if key else None
+REMEDY = "remedy"  # the action of every remedy key: remedy(id)
 
 
-def remedy_change(action: str, config: RunConfig) -> Change:
+def remedy_change(remedy: str, config: RunConfig) -> Change:
     """The Change a remedy key would make; NoRemedy (with the reason) when it cannot."""
-    remedy = remedy_of(action)
-    if remedy is None:
-        raise LookupError(f"{action} is not a remedy key")
     return table.change_for(remedy, config)
 
 
-def check(action: str, state: KeyState) -> bool | None:
+def check_key(key: Key, state: KeyState) -> bool | None:
+    return check(REMEDY if key.remedy else key.action, state, key.remedy)
+
+
+def check(action: str, state: KeyState, remedy: str | None = None) -> bool | None:
+    """`remedy`: the id a `remedy` action names."""
     if action in ALWAYS:
         return True
     if action == "cancel_search":
@@ -61,25 +62,25 @@ def check(action: str, state: KeyState) -> bool | None:
         return True if ok and kind_of(state.config).allows(BATCH) else None
     if action == "relaunch":
         return True if state.controls and state.config is not None else None
-    if remedy_of(action) is not None:
-        if not state.controls or state.config is None:
+    if action == REMEDY:
+        if remedy is None or not state.controls or state.config is None:
             return None
         try:
-            remedy_change(action, state.config)
+            remedy_change(remedy, state.config)
         except NoRemedy:
             return None
         return True
     return True
 
 
-def why_not(action: str, config: RunConfig | None) -> str | None:
+def why_not(key: Key, config: RunConfig | None) -> str | None:
     """Why a key can never apply to this run's kind (None: it can, now or later)."""
     if config is None:
         return None
     kind = kind_of(config)
-    if action == "find_batch" and not kind.allows(BATCH):
+    if key.action == "find_batch" and not kind.allows(BATCH):
         return kind.why_not(BATCH)
-    remedy = remedy_of(action)
+    remedy = key.remedy
     if remedy is not None and not table.applies(remedy, kind):
         return kind.why_not(table.REMEDIES[remedy].needs or "")
     return None

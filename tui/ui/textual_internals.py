@@ -15,7 +15,7 @@ A Textual release can move any of this without a word. `problems` checks, on
 live objects, that each name is there with the shape used here; a widget that
 gets a non-empty answer uses plain Textual rendering instead (the row painter
 never paints, the log renders its lines Log's way), which looks the same and
-costs more. `tests/test_textual_internals.py` runs the check against the
+costs more. `tests/unit/test_textual_internals.py` runs the check against the
 installed Textual and runs the widgets with it forced to fail.
 """
 

@@ -7,7 +7,6 @@ tf.data pipeline, or `{batch_size}` in the command)."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import shlex
 import sys
@@ -16,7 +15,7 @@ from typing import TextIO
 
 from trainer.config import ConfigError, RunConfig, flag
 from tui.cli.options import add_run_options, resolve_run_config, runs_root
-from tui.kinds.script import SCRIPT_OPTIONS
+from tui.kinds import MODEL_SWITCH, kind_for, kind_of
 from tui.runs.store import RunStore, RunStoreError
 from tui.session.findbatch import (
     DEFAULT_MARGIN,
@@ -60,16 +59,16 @@ def run(ns: argparse.Namespace) -> int:
         print(f"memtui find-batch: {exc}", file=sys.stderr)
         return 2
     out = sys.stdout
-    spare = not getattr(ns, "no_spare", False) and config.script is None
-    if config.script is not None and not config.script.set_batch:
-        config = config.replace(script=dataclasses.replace(config.script, set_batch=True))
+    kind = kind_for(config)
+    spare = not getattr(ns, "no_spare", False) and kind.uses_spare
+    config = kind.setting_batch(config)
     if not ns.json:
         step = f" in multiples of {ns.multiple_of}" if ns.multiple_of > 1 else ""
         state, examples = new_search(config, ns.max_batch, ns.multiple_of, respect_data=not ns.ignore_data_bound)
         bound = state.hi * ns.multiple_of
         data = f" ({examples} training examples allow {bound})" if state.bound_is_data else ""
         warm = ", warm after the first" if spare else ""
-        each = "a fresh run of your command" if config.script is not None else "a fresh trainer process"
+        each = kind.fresh_run
         print(f"Searching batch from {state.start * ns.multiple_of} up to {bound}{data}{step} with at most "
               f"{state.probes_left()} probes of {ns.probe_steps} steps, each {each}{warm}.",
               file=out, flush=True)
@@ -139,8 +138,8 @@ def _report(out: TextIO, config: RunConfig, result: FindResult, as_json: bool) -
                           "limited_by": result.limited_by, "bound": result.bound}),
               file=out, flush=True)
     elif result.largest is None:
-        others = "--grad-accum with a smaller batch" if config.script is not None else (
-            "--model small or a smaller --image-size")
+        others = ("--model small or a smaller --image-size" if kind_of(config).allows(MODEL_SWITCH)
+                  else "--grad-accum with a smaller batch")
         print(f"Even batch {_smallest(result)} ran out of memory: try --mixed-precision, {others}.", file=out)
     else:
         print(f"Largest batch that fits: {result.largest}. With margin {result.margin}: {result.recommended}.",
@@ -157,19 +156,17 @@ def _smallest(result: FindResult) -> int:
 def launch_command(config: RunConfig) -> str:
     """The `memtui` command line that runs `config` (flags for non-defaults only)."""
     default = RunConfig()
+    kind = kind_for(config)
     words = ["memtui"]
     for f in fields(RunConfig):
         value = getattr(config, f.name)
-        if f.name in ("backup_dir", "script") or value == getattr(default, f.name):
+        if f.name in ("backup_dir", "script", "kind") or value == getattr(default, f.name):
             continue
-        if config.script is not None and f.name not in SCRIPT_OPTIONS:
-            continue  # learned from the script's fit() (its epochs), not an option of a script run
+        if kind.options is not None and f.name not in kind.options:
+            continue  # learned from the run (a script's epochs, from its fit()), not an option of this kind
         if isinstance(value, bool):
             words.append(flag(f.name) if value else "--no-" + flag(f.name)[2:])
         else:
             words += [flag(f.name), str(value)]
-    if config.script is not None:
-        if not config.script.xla:
-            words.append("--no-xla")
-        return shlex.join(words) + " -- " + shlex.join(config.script.argv)
-    return shlex.join(words)
+    more, tail = kind.command_tail(config)
+    return shlex.join(words + more) + tail

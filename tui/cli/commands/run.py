@@ -72,9 +72,9 @@ def run(ns: argparse.Namespace) -> int:
 
 def warn_unhooked(prog: str, config: RunConfig) -> None:
     """One line when the user's Python is told to ignore PYTHONPATH: the run still goes."""
-    from tui.kinds.script import hook_blocked
+    from tui.kinds import kind_for
 
-    blocked = hook_blocked(config.script.argv) if config.script is not None else None
+    blocked = kind_for(config).hook_blocked(config)
     if blocked is not None:
         print(f"{prog}: note: python {blocked} keeps memtui's hook out (it ignores PYTHONPATH or site): "
               "no steps and no remedies from inside, only memory, the log and how it ends", file=sys.stderr)

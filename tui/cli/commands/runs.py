@@ -60,6 +60,11 @@ def run(ns: argparse.Namespace) -> int:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.started)) if s.started else "-"
         sizes = f"{format_bytes(s.estimate, unknown='-'):>7} {format_bytes(s.peak_memory, unknown='-'):>7}"
         command = f"  $ {s.command}" if s.command else ""  # the user's own script: its command, as typed
+        if s.command:  # and what it runs on, with what memtui changes in it
+            from tui.kinds.words import backend_name
+
+            force = "in force: " + ", ".join(s.in_force) if s.in_force else "nothing changed by memtui"
+            command += f"  (on {backend_name(s.backend)}; {force})"
         print(f"{s.id:<21} {started:<16} {s.config[:24]:<24} {s.steps:>7} {sizes}  {s.status}{command}")
         for words in s.not_applied:  # what memtui could not change in the script, and why
             print(f"{'':<21} not applied: {words}")

@@ -1,13 +1,16 @@
 """Every key of the screen in one table: bindings, help screen, command
 palette and the verdict panel's remedy keys are all built from it, so they
-cannot disagree. A remedy key names its remedy by id (`tui.remedies.table`);
-the diagnosis never knows the letters. Textual is imported only to make the
-bindings, so `memtui diagnose` can read the letters without it."""
+cannot disagree. A remedy key names its remedy by id (`tui.remedies.table`)
+and runs the one action `remedy(id)`; the diagnosis never knows the letters.
+Textual is imported only to make the bindings, so `memtui diagnose` can read
+the letters without it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from tui.remedies.table import REMEDIES
 
 if TYPE_CHECKING:
     from textual.binding import Binding
@@ -22,20 +25,29 @@ class Key:
     show: bool = True  # in the footer; 80 columns hold nine (all are in help and the palette)
     remedy: str | None = None  # the remedy id this key applies (relaunching with it)
 
+    @property
+    def id(self) -> str:
+        """The binding's id: the action's name, `remedy-<id>` for a remedy key."""
+        return f"remedy-{self.remedy}" if self.remedy else self.action
+
+
+def remedy_key(key: str, remedy: str, label: str, description: str, show: bool = True) -> Key:
+    """A key that relaunches with a remedy of the table, through `action_remedy(id)`."""
+    if remedy not in REMEDIES:
+        raise LookupError(f"no remedy {remedy!r} in tui.remedies.table")
+    return Key(key, f"remedy({remedy!r})", label, description, show, remedy)
+
 
 KEYS: tuple[Key, ...] = (
     Key("s", "stop", "stop", "Stop the run gracefully (it finishes the step and saves); press again to force"),
     Key("r", "relaunch", "rerun", "Relaunch with the same settings (stops a live run first)"),
-    Key("b", "halve_batch", "½batch", "Relaunch with half the batch size", remedy="halve-batch"),
-    Key("g", "toggle_growth", "growth", "Toggle TensorFlow memory growth and relaunch", remedy="memory-growth"),
-    Key("c", "toggle_model", "cnn", "Switch between the small and the large CNN and relaunch",
-        remedy="small-model"),
-    Key("m", "toggle_precision", "fp16", "Toggle mixed precision (float16) and relaunch",
-        remedy="mixed-precision"),
-    Key("a", "double_accum", "accum×2", "Double gradient accumulation and relaunch", show=False,
-        remedy="grad-accum"),
-    Key("x", "toggle_xla", "xla", "Turn XLA off in your script's model (or back to its own choice) and relaunch",
-        show=False, remedy="xla-off"),
+    remedy_key("b", "halve-batch", "½batch", "Relaunch with half the batch size"),
+    remedy_key("g", "memory-growth", "growth", "Toggle TensorFlow memory growth and relaunch"),
+    remedy_key("c", "small-model", "cnn", "Switch between the small and the large CNN and relaunch"),
+    remedy_key("m", "mixed-precision", "fp16", "Toggle mixed precision (float16) and relaunch"),
+    remedy_key("a", "grad-accum", "accum×2", "Double gradient accumulation and relaunch", show=False),
+    remedy_key("x", "xla-off", "xla", "Turn XLA off in your script's model (or back to its own choice) and relaunch",
+               show=False),
     Key("A", "toggle_auto", "auto-recover", "Toggle automatic recovery from out-of-memory", show=False),
     Key("f", "find_batch", "find batch", "Find the largest batch that fits, then relaunch with it", show=False),
     Key("escape", "cancel_search", "cancel", "Cancel a find-batch search going on (s does too)", show=False),
@@ -66,7 +78,7 @@ def bindings() -> list[Binding]:
     from textual.binding import Binding
 
     return [
-        Binding(k.key, k.action, k.label, show=k.show, id=k.action, tooltip=k.description,
+        Binding(k.key, k.action, k.label, show=k.show, id=k.id, tooltip=k.description,
                 key_display=display_key(k.key))
         for k in KEYS
     ]

@@ -31,7 +31,7 @@ Why it stays right:
 This leans on Textual internals (the compositor's map, the styles cache, the
 driver), all read through `tui/ui/textual_internals.py`; when those are not
 where it expects (`textual_internals.usable`), the painter stays disabled and
-every row goes through Textual. `tests/test_screen_rowpaint.py` checks it
+every row goes through Textual. `tests/e2e/test_screen_rowpaint.py` checks it
 against Textual's own rendering.
 """
 
