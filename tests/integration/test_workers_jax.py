@@ -140,7 +140,7 @@ def test_a_real_oom_in_a_worker_relaunches_the_whole_group_with_the_global_batch
     kinds = [json.loads(line)["type"] for line in failing_events.read_text().splitlines()]
     assert "oom" in kinds  # the blamed worker's own oom event
     (relaunch,) = [r for r in records if r["type"] == "relaunch"]
-    assert relaunch["rung"] == "halve-batch" and relaunch["config"]["workers"] == 2
+    assert relaunch["rung"] == "halve-batch-accum" and relaunch["config"]["workers"] == 2
     assert relaunch["per_worker_batch"] == JAX_OOM_BATCH // 2 and relaunch["world_size"] == 2
     assert second.config().batch_size == global_batch // 2 and second.summary.state == "finished"
     assert [w["returncode"] for w in second.exit_info()["workers"]] == [0, 0]
