@@ -43,7 +43,7 @@ def test_the_header_and_the_history_name_the_world_size_and_each_workers_batch()
 
     cfg = RunConfig(backend="jax", workers=2, batch_size=8)
     assert "2 workers × batch 4" in header_words(cfg) and "batch 8" in header_words(cfg)
-    assert table_words(cfg).endswith("2w") and "2workers" in tag_words(cfg)
+    assert table_words(cfg).endswith("2w") and tag_words(cfg).endswith("2w")
     assert "workers" not in header_words(RunConfig())
 
 

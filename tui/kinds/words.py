@@ -78,7 +78,7 @@ def tag_words(cfg: RunConfig) -> str:
     if cfg.strategy != "default":
         parts.append(cfg.strategy)
     if cfg.workers > 1:
-        parts.append(f"{cfg.workers}workers")
+        parts.append(f"{cfg.workers}w")
     return " ".join(parts)
 
 
