@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from trainer.config import RunConfig
+from tui.common.backendwords import words_for
 from tui.common.verdict import (
     ASYNC_OOM,
     DEVICE_OOM,
@@ -69,17 +70,14 @@ def _in_backend_terms(order: list[str], details: dict[str, Any], sets_growth: bo
     PyTorch has no memory growth to turn on but can expand its segments.
     `sets_growth`: the run's kind turns growth on itself (the built-in trainer
     on JAX sets XLA_PYTHON_CLIENT_PREALLOCATE=false), so it stays a remedy."""
-    backend = details.get("backend")
-    if backend == "jax" and sets_growth:
-        return order
-    if backend == "jax":
+    said = words_for(details.get("backend"))
+    if not (sets_growth and said.growth_advice):  # a backend without growth loses it even where a kind sets it
         swapped: list[str] = []
         for rid in order:
-            swapped += ["jax-preallocate", "jax-mem-fraction"] if rid == "memory-growth" else [rid]
-        return swapped
-    if backend == "torch":
-        order = [rid for rid in order if rid != "memory-growth"]
-        return ["torch-expandable", *order] if _reserved_is_large(details) else order
+            swapped += list(said.growth_advice) if rid == "memory-growth" else [rid]
+        order = swapped
+    if said.advice_first_if_reserved and _reserved_is_large(details):
+        return [said.advice_first_if_reserved, *order]
     return order
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from trainer.protocol import Step
+from tui.common.backendwords import words_for
 from tui.common.units import format_bytes
 from tui.common.verdict import ASYNC_OOM, DEVICE_OOM, HOST_OOM, MASKED_OOM, OTHER_PROCESSES, PROBABLE_OOM, XLA_OOM
-
-_BACKEND_NAMES = {"jax": "JAX", "torch": "PyTorch", "tensorflow": "TensorFlow"}
 
 
 def when(last_step: Step | None, started: bool | None) -> str:
@@ -39,11 +38,11 @@ def oom_sentence(kind: str, details: dict[str, Any], moment: str, limit_mb: int 
     on = f" on {device}" if device and kind != HOST_OOM else ""
     what = _allocating(details)
     if kind == DEVICE_OOM:
-        by = _BACKEND_NAMES.get(details.get("backend") or "")
-        lead = f"Training ({by}) ran" if by and by != "TensorFlow" else "Training ran"
+        by = words_for(details.get("backend")).name
+        lead = f"Training ({by}) ran" if by != "TensorFlow" else "Training ran"
         return f"{lead} out of GPU memory{on}{what}{moment}."
     if kind == XLA_OOM:
-        by = {"jax": "JAX (XLA)", "torch": "PyTorch/XLA"}.get(details.get("backend") or "", "XLA-compiled training")
+        by = words_for(details.get("backend")).xla_name
         if details.get("what") == "cubin":
             return (f"XLA could not load a compiled GPU kernel{moment}: CUDA reported the GPU out of memory "
                     "(CUDA_ERROR_OUT_OF_MEMORY).")

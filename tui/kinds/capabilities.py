@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from tui.common.backendwords import BACKENDS
+
 # What a kind can change from outside, one name each.
 BATCH = "batch"
 MEMORY_GROWTH = "memory-growth"
@@ -90,15 +92,13 @@ SCRIPT_FIXED_BATCH = {
     for why, text in BATCH_REASONS.items()
 }
 
-# What a Keras backend takes away from any kind, with the reason (capability -> why).
-# TensorFlow is the reference: the capabilities above are in its terms. On JAX,
-# memory growth is no preallocation and the GPU cap a memory fraction
-# (trainer/backends.py), the batch, precision and accumulation go through Keras
-# as on TensorFlow; only XLA is no switch there.
-BACKEND_CANNOT: dict[str, dict[str, str]] = {
-    "jax": {XLA: "on JAX every training step is compiled by XLA; turning it off runs op by op, slower and "
-                 "with no memory saved"},
-}
+# What a Keras backend takes away from any kind, with the reason (capability -> why),
+# from each backend's entry in tui/common/backendwords.py. TensorFlow is the
+# reference: the capabilities above are in its terms. On JAX, memory growth is no
+# preallocation and the GPU cap a memory fraction (trainer/backends/jax.py); the
+# batch, precision and accumulation go through Keras as on TensorFlow; only XLA
+# is no switch there.
+BACKEND_CANNOT: dict[str, dict[str, str]] = {name: dict(w.cannot) for name, w in BACKENDS.items() if w.cannot}
 
 
 def on_backend(kind: RunKind, backend: str | None) -> RunKind:

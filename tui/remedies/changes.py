@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from trainer.config import GRAD_ACCUM_MAX, ConfigError, RunConfig
+from tui.common.backendwords import words_for
 from tui.kinds import ACCUMULATION, XLA, kind_for, kind_of
 
 
@@ -74,16 +75,11 @@ def double_accumulation(cfg: RunConfig) -> Change:
 def toggle_memory_growth(cfg: RunConfig) -> Change:
     """Memory growth on or off. On drops --gpu-memory-limit: TensorFlow
     refuses both on one GPU (and on JAX a cap is a preallocated fraction)."""
-    if cfg.backend == "jax":
-        if cfg.memory_growth:
-            return Change(_replace(cfg, memory_growth=False),
-                          "turn memory growth off: JAX preallocates 75% of the GPU at start", "memory-growth")
-        reason = "turn memory growth on (XLA_PYTHON_CLIENT_PREALLOCATE=false): JAX takes GPU memory as it needs it"
-    elif cfg.memory_growth:
-        return Change(_replace(cfg, memory_growth=False),
-                      "turn memory growth off: TensorFlow reserves the GPU's memory at start", "memory-growth")
-    else:
-        reason = "turn memory growth on: TensorFlow takes GPU memory as it needs it"
+    said = words_for(cfg.backend)
+    if cfg.memory_growth:
+        return Change(_replace(cfg, memory_growth=False), f"turn memory growth off: {said.reserves}", "memory-growth")
+    sep = " " if said.growth_on.startswith("(") else ": "
+    reason = f"turn memory growth on{sep}{said.growth_on}"
     if cfg.gpu_memory_limit is not None:
         reason += f" (drops the {cfg.gpu_memory_limit} MB GPU memory cap, which cannot be combined with it)"
     return Change(_replace(cfg, memory_growth=True, gpu_memory_limit=None), reason, "memory-growth")

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from trainer.config import RunConfig
+from tui.common.backendwords import words_for
 from tui.common.units import format_bytes
 from tui.common.verdict import HOST_OOM, LIBRARY_ERROR, OTHER_PROCESSES, PROBABLE_OOM
 
@@ -39,9 +40,9 @@ def why_accum(kind: str, details: Details, config: RunConfig | None) -> str | No
 
 
 def why_growth(kind: str, details: Details, config: RunConfig | None) -> str | None:
-    if details.get("backend") == "jax":
-        return ("JAX preallocates 75% of the GPU at start; without preallocation it takes memory as needed and "
-                "leaves room for cuDNN and other processes.")
+    said = words_for(details.get("backend")).growth_why
+    if said is not None:
+        return said
     return {
         PROBABLE_OOM: "cuDNN and cuBLAS need memory outside TensorFlow's pool; with growth on it is left for them.",
         LIBRARY_ERROR: "If the versions match, the handle may still have lacked memory: growth leaves room for it.",
@@ -80,9 +81,7 @@ def advise_image_size(config: RunConfig | None, details: Details) -> str:
 def why_gpu_cap(kind: str, details: Details, config: RunConfig | None) -> str | None:
     if config is None or config.gpu_memory_limit is None:
         return None
-    if config.backend == "jax":
-        return "JAX was capped below the GPU's size (XLA_PYTHON_CLIENT_MEM_FRACTION, a fraction of its total)."
-    return "TensorFlow was capped below the GPU's size."
+    return words_for(config.backend).capped
 
 
 def advise_gpu_cap(config: RunConfig | None, details: Details) -> str:
