@@ -40,11 +40,9 @@ from tui.supervision.attempt import (
 )
 from tui.supervision.wakeup import Wakeup
 
-# The loop sleeps until the trainer writes (inotify) or the reaper exits (a pidfd,
-# tui/supervision/wakeup.py); where either is missing it polls every IDLE_SLEEP. So an
-# event reaches the screen at once, or within a poll (~10 ms), plus at most a batch,
-# well inside the screen's 100 ms budget for the newest step (tui/widgets/steplog.py).
-# Batching only bounds the notices (at most ~100 a second, one per step at 20 steps/s).
+# The loop sleeps until the trainer writes (inotify) or the reaper exits (a pidfd, wakeup.py), else
+# polls every IDLE_SLEEP: an event reaches the screen within ~10 ms plus a batch, inside the 100 ms
+# budget for the newest step. Batching only bounds the notices (~100 a second at most).
 BATCH_SECONDS = 0.01
 BATCH_EVENTS = 500
 IDLE_SLEEP = 0.01
