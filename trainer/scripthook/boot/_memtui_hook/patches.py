@@ -27,6 +27,7 @@ from typing import Any
 from _memtui_hook import endings
 from _memtui_hook.fitcall import FitCall, prepare
 from _memtui_hook.state import HookState
+from _memtui_hook.tracebacks import hide_own_frames
 from _memtui_hook.trainer_files import load
 
 _backends = load("backends")
@@ -64,31 +65,35 @@ def _patch_compile(owner: type, state: HookState) -> None:
     signature = inspect.signature(original)
 
     def compile(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if not state.active():
-            return original(self, *args, **kwargs)
         try:
-            by_keras = _called_by_keras()
-            call = _compile_arguments(signature, state, self, args, kwargs)
-        except Exception as exc:
-            state.problems.report("the compile() patch", exc, "compile() runs as written")
-            return original(self, *args, **kwargs)
-        if call is None:
-            return original(self, *args, **kwargs)
-        try:
-            if state.fault("jit") and call.arguments.get("jit_compile") is False:
-                raise TypeError("fault injected by the test setting fault=jit")
-            result = original(*call.args, **call.kwargs)
-        except Exception as exc:
-            if call.arguments.get("jit_compile") is not False or kwargs.get("jit_compile") is False:
-                raise  # the script's own compile() error
-            state.refuse("jit-compile", f"compile() refused jit_compile=False ({type(exc).__name__}: {exc})", True)
-            return original(self, *args, **kwargs)
-        try:
-            _accumulate(self, state, by_keras)
-        except Exception as exc:
-            state.problems.report("gradient accumulation", exc, "the optimizer is left as it was")
-            state.refuse("grad-accum", f"memtui's own error ({type(exc).__name__}: {exc})", True)
-        return result
+            if not state.active():
+                return original(self, *args, **kwargs)
+            try:
+                by_keras = _called_by_keras()
+                call = _compile_arguments(signature, state, self, args, kwargs)
+            except Exception as exc:
+                state.problems.report("the compile() patch", exc, "compile() runs as written")
+                return original(self, *args, **kwargs)
+            if call is None:
+                return original(self, *args, **kwargs)
+            try:
+                if state.fault("jit") and call.arguments.get("jit_compile") is False:
+                    raise TypeError("fault injected by the test setting fault=jit")
+                result = original(*call.args, **call.kwargs)
+            except Exception as exc:
+                if call.arguments.get("jit_compile") is not False or kwargs.get("jit_compile") is False:
+                    raise  # the script's own compile() error
+                state.refuse("jit-compile", f"compile() refused jit_compile=False ({type(exc).__name__}: {exc})", True)
+                return original(self, *args, **kwargs)
+            try:
+                _accumulate(self, state, by_keras)
+            except Exception as exc:
+                state.problems.report("gradient accumulation", exc, "the optimizer is left as it was")
+                state.refuse("grad-accum", f"memtui's own error ({type(exc).__name__}: {exc})", True)
+            return result
+        except BaseException as exc:  # the script's own error, as without memtui
+            hide_own_frames(exc)
+            raise
 
     _finish(compile, original, "compile")
     owner.compile = compile
@@ -138,22 +143,26 @@ def _patch_fit(keras: ModuleType, model_class: type, state: HookState) -> None:
     signature = inspect.signature(original)
 
     def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if not state.active() or state.in_fit:
-            return original(self, *args, **kwargs)
         try:
-            call = prepare(keras, signature, state, self, args, kwargs)
-        except Exception as exc:
-            state.problems.report("the fit() patch", exc, "this fit() runs as written, without memtui")
-            return original(self, *args, **kwargs)
-        if call is None:
-            return original(self, *args, **kwargs)
-        state.in_fit = True
-        try:
-            history = _run(call, original, state, self, args, kwargs)
-        finally:
-            state.in_fit = False
-        endings.end(state, call, "stopped" if call.callback.stopped else "finished")
-        return history
+            if not state.active() or state.in_fit:
+                return original(self, *args, **kwargs)
+            try:
+                call = prepare(keras, signature, state, self, args, kwargs)
+            except Exception as exc:
+                state.problems.report("the fit() patch", exc, "this fit() runs as written, without memtui")
+                return original(self, *args, **kwargs)
+            if call is None:
+                return original(self, *args, **kwargs)
+            state.in_fit = True
+            try:
+                history = _run(call, original, state, self, args, kwargs)
+            finally:
+                state.in_fit = False
+            endings.end(state, call, "stopped" if call.callback.stopped else "finished")
+            return history
+        except BaseException as exc:  # the script's own error, as without memtui
+            hide_own_frames(exc)
+            raise
 
     _finish(fit, original, "fit")
     model_class.fit = fit
