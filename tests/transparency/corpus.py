@@ -11,10 +11,12 @@ What the comparison normalises, and why (`normalised_output`):
 - ANSI colour codes: Keras colours its progress bar the same either way; they
   are noise for a reader of the diff.
 - Keras' progress bar: its updates within an epoch are throttled by
-  wall-clock time (`Progbar.interval`, 0.05 s), so which steps get a bar, and
-  how many redraws (backspaces, carriage returns) a line holds, differs from
-  run to run. A bar line is cut to its last redraw, and only an epoch's final
-  bar (`N/N`) is compared; a bar of unknown length (`k/Unknown`) is dropped.
+  wall-clock time (`Progbar.interval`, 0.05 s), so which steps get a bar line
+  (`1/5`, `3/5`, `5/5` before and again after validation), and how many
+  redraws (backspaces, carriage returns) a line holds, differs from run to
+  run. Of each run of consecutive bar lines only the last redraw of the last
+  line is compared (an epoch's final bar, with its validation metrics); a bar
+  of unknown length (`k/Unknown`) is dropped.
 - Memory addresses (`0x7f...`, in TensorFlow's retracing warning).
 - Numbers (times, ETAs, pids, timestamps in TensorFlow's log prefix, and
   metric values) become `#`: seeded scripts give the same metrics, but
@@ -48,7 +50,8 @@ TIMEOUT = 240.0
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|\x08")  # colours, and the bar's backspaces
 NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?:ms|us|µs|s|m|h)?(?![A-Za-z])")
 BAR_REDRAW = re.compile(r"(?=\d+/(?:\d+|Unknown) [━─\d])")
-BAR_STEP = re.compile(r"(\d+)/(\d+) ")
+BAR_STEP = re.compile(r"(\d+)/(\d+|Unknown) ")
+SHARED_ID = re.compile(rb'"shared_object_id": \d+')
 HEX = re.compile(r"0x[0-9a-fA-F]+")
 METRIC = re.compile(r"\b([A-Za-z_][\w]*): [-+]?(?:\d+\.?\d*|\.\d+|nan|inf)(?:[eE][-+]?\d+)?")
 
@@ -147,21 +150,33 @@ def run_memtui(script: str, tmp: Path, flags: tuple[str, ...] = ()) -> Outcome:
             proc.wait()
 
 
-def normalised_line(line: str) -> str:
-    """The line as compared; '' for a progress-bar redraw that timing alone decides."""
-    line = ANSI.sub("", line).rstrip()
-    if "━" in line or "/Unknown" in line:
-        redraws = [part for part in BAR_REDRAW.split(line) if part.strip()]
-        line = redraws[-1].rstrip() if redraws else line
-        done = BAR_STEP.match(line.strip())
-        if "/Unknown" in line or (done is not None and done.group(1) != done.group(2)):
-            return ""
-    return NUMBER.sub("#", HEX.sub("0x#", line))
+def _bar(line: str) -> str | None:
+    """The last redraw of a Keras progress-bar line, or None for any other line."""
+    if "━" not in line and "/Unknown" not in line:
+        return None
+    redraws = [part.strip() for part in BAR_REDRAW.split(line) if part.strip()]
+    return redraws[-1] if redraws and BAR_STEP.match(redraws[-1]) else None
 
 
 def normalised_output(text: str) -> collections.Counter[str]:
-    lines = (normalised_line(raw) for chunk in text.split("\n") for raw in chunk.split("\r"))
-    return collections.Counter(line for line in lines if line.strip())
+    """The output's lines as compared (see the module's docstring): of each run of
+    progress-bar lines only the last, and no bar of unknown length."""
+    kept: list[str] = []
+    in_bar = False
+    for raw in text.split("\n"):
+        line = ANSI.sub("", raw).replace("\r", "").rstrip()
+        if not line.strip():
+            continue
+        bar = _bar(line)
+        if bar is not None:
+            if in_bar:
+                kept.pop()  # a redraw that wall-clock timing decided: only the run's last counts
+            kept.append("" if "/Unknown" in bar else bar)
+            in_bar = True
+            continue
+        in_bar = False
+        kept.append(line)
+    return collections.Counter(NUMBER.sub("#", HEX.sub("0x#", line)) for line in kept if line)
 
 
 def output_difference(alone: str, hooked: str) -> str:
@@ -180,10 +195,15 @@ def printed_metric_names(text: str) -> set[str]:
 
 
 def comparable(path: Path) -> Any:
-    """What of a file two seeded runs must share: the bytes, except a Keras
-    `.keras` archive, whose metadata.json holds the save time (its other
-    members are compared)."""
+    """What of a file two seeded runs must share: the bytes, except in a Keras
+    `.keras` archive, whose metadata.json holds the save time (left out) and
+    whose config.json names shared objects by their memory address
+    (`shared_object_id`, made 0); every other member, the weights included,
+    byte for byte."""
     if path.suffix == ".keras" and zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
-            return {name: archive.read(name) for name in archive.namelist() if name != "metadata.json"}
+            members = {name: archive.read(name) for name in archive.namelist() if name != "metadata.json"}
+        if "config.json" in members:
+            members["config.json"] = SHARED_ID.sub(b'"shared_object_id": 0', members["config.json"])
+        return members
     return path.read_bytes()

@@ -34,18 +34,18 @@ dense2 = layers.Dense(num_units, activation='relu', name='dense_2')
 x = dense2(x)
 
 print(dense1.dtype_policy)
-print('x.dtype: %s' % x.dtype.name)
+print('x.dtype: %s' % x.dtype)  # memtui-corpus: Keras 3 dtypes are str (`.name` dropped; it fails there)
 # 'kernel' is dense1's variable
-print('dense1.kernel.dtype: %s' % dense1.kernel.dtype.name)
+print('dense1.kernel.dtype: %s' % dense1.kernel.dtype)  # memtui-corpus: str in Keras 3 (`.name` dropped)
 
 # INCORRECT: softmax and model output will be float16, when it should be float32
 outputs = layers.Dense(10, activation='softmax', name='predictions')(x)
-print('Outputs dtype: %s' % outputs.dtype.name)
+print('Outputs dtype: %s' % outputs.dtype)  # memtui-corpus: str in Keras 3 (`.name` dropped)
 
 # CORRECT: softmax and model output are float32
 x = layers.Dense(10, name='dense_logits')(x)
 outputs = layers.Activation('softmax', dtype='float32', name='predictions')(x)
-print('Outputs dtype: %s' % outputs.dtype.name)
+print('Outputs dtype: %s' % outputs.dtype)  # memtui-corpus: str in Keras 3 (`.name` dropped)
 
 # The linear activation is an identity function. So this simply casts 'outputs'
 # to float32. In this particular case, 'outputs' is already float32 so this is a
