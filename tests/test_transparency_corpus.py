@@ -144,20 +144,51 @@ def applied_or_refused(run: Outcome, change: str, applied: Callable[[dict[str, A
         assert applied(start) or whole_process or start["phase"] in refused, (change, start, run.not_applied())
 
 
+BATCH_16 = ("--batch-size", "16")
+
+
+def batch(n: int) -> Callable[[dict[str, Any]], bool]:
+    return lambda start: start["batch_size"] == n
+
+
+def policy(start: dict[str, Any]) -> bool:
+    return start["dtype_policy"] == "mixed_float16"
+
+
+def accumulates(start: dict[str, Any]) -> bool:
+    return start["grad_accum"] == 2
+
+
+def no_xla(start: dict[str, Any]) -> bool:
+    return start["jit_compile"] is False
+
+
+def growth(start: dict[str, Any]) -> bool:
+    return start["memory_growth"] is True
+
+
+# (script, flags, the ledger's change id, how run_start shows it applied). Chosen to reach every kind of
+# input (arrays, tf.data, a mapped TextVectorization pipeline, PyDataset, a keras.distribution mesh), a
+# subclassed model first built inside fit(), a model load_model() restored, a strategy scope, and a
+# script that sets its own dtype policy.
 REMEDIES: list[tuple[str, tuple[str, ...], str, Callable[[dict[str, Any]], bool]]] = [
-    ("mnist_convnet.py", ("--batch-size", "16"), "batch", lambda s: s["batch_size"] == 16),
-    ("built_in_methods_a.py", ("--batch-size", "16"), "batch", lambda s: s["batch_size"] == 16),
-    ("distribution_jax.py", ("--batch-size", "12"), "batch", lambda s: s["batch_size"] == 12),
-    ("mnist_convnet.py", ("--mixed-precision",), "mixed-precision", lambda s: s["dtype_policy"] == "mixed_float16"),
-    ("custom_train_step_tf.py", ("--mixed-precision",), "mixed-precision",
-     lambda s: s["dtype_policy"] == "mixed_float16"),
-    ("mnist_convnet.py", ("--grad-accum", "2"), "grad-accum", lambda s: s["grad_accum"] == 2),
-    ("mirrored_strategy_tf.py", ("--grad-accum", "2"), "grad-accum", lambda s: s["grad_accum"] == 2),
-    ("custom_train_step_jax.py", ("--grad-accum", "2"), "grad-accum", lambda s: s["grad_accum"] == 2),
-    ("text_classification.py", ("--no-xla",), "jit-compile", lambda s: s["jit_compile"] is False),
-    ("custom_train_step_jax.py", ("--no-xla",), "jit-compile", lambda s: s["jit_compile"] is False),
-    ("timeseries_classification.py", ("--memory-growth",), "memory-growth",
-     lambda s: s["config"]["memory_growth"] is True),
+    ("mnist_convnet.py", BATCH_16, "batch", batch(16)),
+    ("built_in_methods_a.py", BATCH_16, "batch", batch(16)),
+    ("text_classification.py", BATCH_16, "batch", batch(16)),
+    ("mirrored_strategy_tf.py", BATCH_16, "batch", batch(16)),
+    ("trainer_pattern.py", BATCH_16, "batch", batch(16)),
+    ("distribution_jax.py", ("--batch-size", "12"), "batch", batch(12)),
+    ("mnist_convnet.py", ("--mixed-precision",), "mixed-precision", policy),
+    ("mixed_precision_tf.py", ("--mixed-precision",), "mixed-precision", policy),
+    ("subclassed_vae.py", ("--mixed-precision",), "mixed-precision", policy),
+    ("custom_train_step_tf.py", ("--mixed-precision",), "mixed-precision", policy),
+    ("mnist_convnet.py", ("--grad-accum", "2"), "grad-accum", accumulates),
+    ("mirrored_strategy_tf.py", ("--grad-accum", "2"), "grad-accum", accumulates),
+    ("trainer_pattern.py", ("--grad-accum", "2"), "grad-accum", accumulates),
+    ("custom_train_step_jax.py", ("--grad-accum", "2"), "grad-accum", accumulates),
+    ("text_classification.py", ("--no-xla",), "jit-compile", no_xla),
+    ("custom_train_step_jax.py", ("--no-xla",), "jit-compile", no_xla),
+    ("timeseries_classification.py", ("--memory-growth",), "memory-growth", growth),
 ]
 
 

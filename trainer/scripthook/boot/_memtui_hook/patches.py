@@ -24,7 +24,7 @@ import sys
 from types import ModuleType
 from typing import Any
 
-from _memtui_hook import endings
+from _memtui_hook import endings, precision
 from _memtui_hook.fitcall import FitCall, prepare
 from _memtui_hook.state import HookState
 from _memtui_hook.tracebacks import hide_own_frames
@@ -135,7 +135,23 @@ def _accumulate(model: Any, state: HookState, by_keras: bool) -> None:
     if getattr(inner, "built", False):
         state.refuse("grad-accum", "the optimizer had already been used before this compile()", True)
         return
+    strategy = _tf_strategy(model)
+    if strategy is not None:
+        state.refuse("grad-accum", f"the model trains under tf.distribute.{strategy}, where Keras' gradient "
+                     "accumulation fails inside the train step (its merge_call inside a cond)", True)
+        return
     inner.gradient_accumulation_steps = steps
+
+
+def _tf_strategy(model: Any) -> str | None:
+    """The name of the tf.distribute strategy `model` trains under, or None (the default one, or not TF)."""
+    tf = sys.modules.get("tensorflow")
+    distribute = getattr(tf, "distribute", None)
+    if distribute is None:
+        return None
+    strategy = distribute.get_strategy() if distribute.has_strategy() else getattr(model, "_distribute_strategy", None)
+    name = type(strategy).__name__ if strategy is not None else None
+    return None if name is None or "Default" in name else name
 
 
 def _patch_fit(keras: ModuleType, model_class: type, state: HookState) -> None:
@@ -174,7 +190,7 @@ def _run(call: FitCall, original: Any, state: HookState, model: Any, args: tuple
         with call.stop:
             return original(*call.args, **call.kwargs)
     except BaseException as exc:
-        if not (isinstance(exc, Exception) and _way_back(call, state, exc)):
+        if not (isinstance(exc, Exception) and _way_back(call, state, model, exc)):
             endings.failed(state, call, exc)
             raise
     try:  # the way back: the call as the script wrote it
@@ -184,13 +200,30 @@ def _run(call: FitCall, original: Any, state: HookState, model: Any, args: tuple
         raise
 
 
-def _way_back(call: FitCall, state: HookState, exc: Exception) -> bool:
-    """Whether to make the call again as written: memtui changed its batch and
-    it failed before any step finished, with an error that is not an OOM."""
-    if not call.changed_arguments or state.global_steps != call.steps_before or _backends.is_oom(exc):
+def _way_back(call: FitCall, state: HookState, model: Any, exc: Exception) -> bool:
+    """Whether to make the call again as written: it failed before any step
+    finished, with an error that is not an OOM, and memtui changed its batch, or
+    memtui's mixed precision broke it (an error naming float16; see `precision`)."""
+    if state.global_steps != call.steps_before or _backends.is_oom(exc):
         return False
-    why = (f"fit() failed at its start with memtui's batch ({type(exc).__name__}: {str(exc)[:200]}); "
-           "it ran again as the script wrote it")
-    state.refuse("batch", why, True, call.phase)
-    state.problems.note(why)
+    error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"  # one line, for hook.log and the ledger
+    undone = []
+    if call.changed_arguments:
+        state.refuse("batch", f"fit() failed at its start with memtui's batch ({error}); it ran again as the "
+                     "script wrote it", True, call.phase)
+        undone.append("batch")
+    keras = sys.modules.get("keras")
+    if keras is not None and precision.mentions_float16(exc):
+        try:
+            if precision.undo(keras, state, model):
+                state.refuse("mixed-precision", f"fit() {call.phase} failed at its start under memtui's "
+                             f"mixed_float16 ({error}); the model and Keras went back to the script's "
+                             "policy and fit() ran again as the script wrote it", True)
+                undone.append("mixed precision")
+        except Exception as own:
+            state.problems.report("undoing mixed precision", own, "the script's error goes on unchanged")
+    if not undone:
+        return False
+    state.problems.note(f"fit() {call.phase} failed at its start ({error}); memtui's "
+                        f"{' and '.join(undone)} undone, it ran again as the script wrote it")
     return True
