@@ -18,6 +18,10 @@ What the comparison normalises, and why (`normalised_output`):
   line is compared (an epoch's final bar, with its validation metrics); a bar
   of unknown length (`k/Unknown`) is dropped.
 - Memory addresses (`0x7f...`, in TensorFlow's retracing warning).
+- Graph node paths quoted in TensorFlow's own C++ log lines (`'.../leaky_re_lu_1_2/...'`
+  in grappler's "remapper failed" error): which uniquified name grappler reports
+  changed between runs of the same seeded GAN, in both directions (seen alone and
+  under memtui), so the node path becomes `'<node>'` and the message stays.
 - Numbers (times, ETAs, pids, timestamps in TensorFlow's log prefix, and
   metric values) become `#`: seeded scripts give the same metrics, but
   timings never repeat, and a few ops are not bit-reproducible across runs
@@ -51,6 +55,8 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|\x08")  # colours, and the bar's backs
 NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?:ms|us|µs|s|m|h)?(?![A-Za-z])")
 BAR_REDRAW = re.compile(r"(?=\d+/(?:\d+|Unknown) [━─\d])")
 BAR_STEP = re.compile(r"(\d+)/(\d+|Unknown) ")
+TF_LOG = re.compile(r"^[IWEF]\d{4} ")  # TensorFlow's C++ log prefix (I0000 00:00:...)
+GRAPH_NODE = re.compile(r"'[\w/.:-]*/[\w/.:-]*'")
 SHARED_ID = re.compile(rb'"shared_object_id": \d+')
 HEX = re.compile(r"0x[0-9a-fA-F]+")
 METRIC = re.compile(r"\b([A-Za-z_][\w]*): [-+]?(?:\d+\.?\d*|\.\d+|nan|inf)(?:[eE][-+]?\d+)?")
@@ -176,7 +182,11 @@ def normalised_output(text: str) -> collections.Counter[str]:
             continue
         in_bar = False
         kept.append(line)
-    return collections.Counter(NUMBER.sub("#", HEX.sub("0x#", line)) for line in kept if line)
+    return collections.Counter(NUMBER.sub("#", HEX.sub("0x#", _graph_nodes(line))) for line in kept if line)
+
+
+def _graph_nodes(line: str) -> str:
+    return GRAPH_NODE.sub("'<node>'", line) if TF_LOG.match(line) else line
 
 
 def output_difference(alone: str, hooked: str) -> str:
