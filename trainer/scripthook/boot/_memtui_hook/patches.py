@@ -12,9 +12,13 @@ restored optimizer's saved state must load as it was saved.
 
 fit: one phase per call (see `fitcall`); endings as events (see `endings`).
 A failure in memtui's own code runs the user's call as written. A way back:
-when memtui changed what fit() trains on (the batch) and fit() fails before
-its first step with an error that is not an out-of-memory one, the call is
-made again as the script wrote it, and the ledger says why.
+when fit() fails before its first step with an error that is not an
+out-of-memory one, and memtui changed what it trains on (the batch), or its
+mixed precision broke it (an error naming float16: `precision.undo` puts the
+script's policy back), the call is made again as the script wrote it, and the
+ledger says why. Accumulation is refused under a tf.distribute strategy (Keras'
+accumulation fails there in the train step). The script's own exceptions lose
+the wrappers' frames before they go on (`tracebacks`).
 """
 
 from __future__ import annotations
