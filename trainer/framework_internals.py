@@ -159,6 +159,7 @@ def probe() -> list[Missing]:
 def _init_names(keras: Any) -> set[str]:
     """The attributes a new Model sets (`_initial_epoch` is set in Trainer.__init__, not on the class)."""
     try:
-        return set(vars(keras.Sequential()))
+        # Named: an auto-named probe would take "sequential" from the script's first model.
+        return set(vars(keras.Sequential(name="memtui_probe")))
     except Exception:
         return set()

@@ -89,7 +89,9 @@ def after_keras(keras: ModuleType, state: HookState) -> None:
     try:
         if state.fault("policy"):
             raise ValueError("fault injected by the test setting fault=policy")
+        before = keras.config.dtype_policy().name
         keras.config.set_dtype_policy("mixed_float16")
+        state.policy_before = before  # the way back (precision.undo) when a fit() breaks on float16
     except Exception as exc:
         state.refuse("mixed-precision", f"Keras refused the policy ({type(exc).__name__}: {exc})", True)
 

@@ -33,6 +33,7 @@ from types import ModuleType
 from typing import Any
 
 from _memtui_hook.state import HookState
+from _memtui_hook.tracebacks import hide_own_frames
 from _memtui_hook.trainer_files import load
 
 INTERVAL = 0.5
@@ -58,10 +59,18 @@ def install(keras: ModuleType, state: HookState) -> None:
     def apply(self: Any, *args: Any, **kwargs: Any) -> Any:
         if not state.in_fit and state.active() and not _inside_keras_training():
             _seen(state, keras, self, stateless=False)
-        return original_apply(self, *args, **kwargs)
+        try:
+            return original_apply(self, *args, **kwargs)
+        except BaseException as exc:  # the script's own error, as without memtui
+            hide_own_frames(exc)
+            raise
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
-        original_init(self, *args, **kwargs)
+        try:
+            original_init(self, *args, **kwargs)
+        except BaseException as exc:
+            hide_own_frames(exc)
+            raise
         if not state.in_fit and state.active():
             _metrics.append(weakref.ref(self))
 
@@ -77,7 +86,11 @@ def install(keras: ModuleType, state: HookState) -> None:
         def stateless_apply(self: Any, *args: Any, **kwargs: Any) -> Any:
             if not state.in_fit and state.active():
                 _seen(state, keras, self, stateless=True)
-            return original_stateless(self, *args, **kwargs)
+            try:
+                return original_stateless(self, *args, **kwargs)
+            except BaseException as exc:
+                hide_own_frames(exc)
+                raise
 
         stateless_apply.__wrapped__ = original_stateless  # type: ignore[attr-defined]
         stateless_apply.__doc__, stateless_apply.__name__ = original_stateless.__doc__, "stateless_apply"

@@ -12,9 +12,13 @@ restored optimizer's saved state must load as it was saved.
 
 fit: one phase per call (see `fitcall`); endings as events (see `endings`).
 A failure in memtui's own code runs the user's call as written. A way back:
-when memtui changed what fit() trains on (the batch) and fit() fails before
-its first step with an error that is not an out-of-memory one, the call is
-made again as the script wrote it, and the ledger says why.
+when fit() fails before its first step with an error that is not an
+out-of-memory one, and memtui changed what it trains on (the batch), or its
+mixed precision broke it (an error naming float16: `precision.undo` puts the
+script's policy back), the call is made again as the script wrote it, and the
+ledger says why. Accumulation is refused under a tf.distribute strategy (Keras'
+accumulation fails there in the train step). The script's own exceptions lose
+the wrappers' frames before they go on (`tracebacks`).
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ import sys
 from types import ModuleType
 from typing import Any
 
-from _memtui_hook import endings
+from _memtui_hook import endings, precision
 from _memtui_hook.fitcall import FitCall, prepare
 from _memtui_hook.state import HookState
+from _memtui_hook.tracebacks import hide_own_frames
 from _memtui_hook.trainer_files import load
 
 _backends = load("backends")
@@ -64,31 +69,35 @@ def _patch_compile(owner: type, state: HookState) -> None:
     signature = inspect.signature(original)
 
     def compile(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if not state.active():
-            return original(self, *args, **kwargs)
         try:
-            by_keras = _called_by_keras()
-            call = _compile_arguments(signature, state, self, args, kwargs)
-        except Exception as exc:
-            state.problems.report("the compile() patch", exc, "compile() runs as written")
-            return original(self, *args, **kwargs)
-        if call is None:
-            return original(self, *args, **kwargs)
-        try:
-            if state.fault("jit") and call.arguments.get("jit_compile") is False:
-                raise TypeError("fault injected by the test setting fault=jit")
-            result = original(*call.args, **call.kwargs)
-        except Exception as exc:
-            if call.arguments.get("jit_compile") is not False or kwargs.get("jit_compile") is False:
-                raise  # the script's own compile() error
-            state.refuse("jit-compile", f"compile() refused jit_compile=False ({type(exc).__name__}: {exc})", True)
-            return original(self, *args, **kwargs)
-        try:
-            _accumulate(self, state, by_keras)
-        except Exception as exc:
-            state.problems.report("gradient accumulation", exc, "the optimizer is left as it was")
-            state.refuse("grad-accum", f"memtui's own error ({type(exc).__name__}: {exc})", True)
-        return result
+            if not state.active():
+                return original(self, *args, **kwargs)
+            try:
+                by_keras = _called_by_keras()
+                call = _compile_arguments(signature, state, self, args, kwargs)
+            except Exception as exc:
+                state.problems.report("the compile() patch", exc, "compile() runs as written")
+                return original(self, *args, **kwargs)
+            if call is None:
+                return original(self, *args, **kwargs)
+            try:
+                if state.fault("jit") and call.arguments.get("jit_compile") is False:
+                    raise TypeError("fault injected by the test setting fault=jit")
+                result = original(*call.args, **call.kwargs)
+            except Exception as exc:
+                if call.arguments.get("jit_compile") is not False or kwargs.get("jit_compile") is False:
+                    raise  # the script's own compile() error
+                state.refuse("jit-compile", f"compile() refused jit_compile=False ({type(exc).__name__}: {exc})", True)
+                return original(self, *args, **kwargs)
+            try:
+                _accumulate(self, state, by_keras)
+            except Exception as exc:
+                state.problems.report("gradient accumulation", exc, "the optimizer is left as it was")
+                state.refuse("grad-accum", f"memtui's own error ({type(exc).__name__}: {exc})", True)
+            return result
+        except BaseException as exc:  # the script's own error, as without memtui
+            hide_own_frames(exc)
+            raise
 
     _finish(compile, original, "compile")
     owner.compile = compile
@@ -130,7 +139,23 @@ def _accumulate(model: Any, state: HookState, by_keras: bool) -> None:
     if getattr(inner, "built", False):
         state.refuse("grad-accum", "the optimizer had already been used before this compile()", True)
         return
+    strategy = _tf_strategy(model)
+    if strategy is not None:
+        state.refuse("grad-accum", f"the model trains under tf.distribute.{strategy}, where Keras' gradient "
+                     "accumulation fails inside the train step (its merge_call inside a cond)", True)
+        return
     inner.gradient_accumulation_steps = steps
+
+
+def _tf_strategy(model: Any) -> str | None:
+    """The name of the tf.distribute strategy `model` trains under, or None (the default one, or not TF)."""
+    tf = sys.modules.get("tensorflow")
+    distribute = getattr(tf, "distribute", None)
+    if distribute is None:
+        return None
+    strategy = distribute.get_strategy() if distribute.has_strategy() else getattr(model, "_distribute_strategy", None)
+    name = type(strategy).__name__ if strategy is not None else None
+    return None if name is None or "Default" in name else name
 
 
 def _patch_fit(keras: ModuleType, model_class: type, state: HookState) -> None:
@@ -138,22 +163,26 @@ def _patch_fit(keras: ModuleType, model_class: type, state: HookState) -> None:
     signature = inspect.signature(original)
 
     def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if not state.active() or state.in_fit:
-            return original(self, *args, **kwargs)
         try:
-            call = prepare(keras, signature, state, self, args, kwargs)
-        except Exception as exc:
-            state.problems.report("the fit() patch", exc, "this fit() runs as written, without memtui")
-            return original(self, *args, **kwargs)
-        if call is None:
-            return original(self, *args, **kwargs)
-        state.in_fit = True
-        try:
-            history = _run(call, original, state, self, args, kwargs)
-        finally:
-            state.in_fit = False
-        endings.end(state, call, "stopped" if call.callback.stopped else "finished")
-        return history
+            if not state.active() or state.in_fit:
+                return original(self, *args, **kwargs)
+            try:
+                call = prepare(keras, signature, state, self, args, kwargs)
+            except Exception as exc:
+                state.problems.report("the fit() patch", exc, "this fit() runs as written, without memtui")
+                return original(self, *args, **kwargs)
+            if call is None:
+                return original(self, *args, **kwargs)
+            state.in_fit = True
+            try:
+                history = _run(call, original, state, self, args, kwargs)
+            finally:
+                state.in_fit = False
+            endings.end(state, call, "stopped" if call.callback.stopped else "finished")
+            return history
+        except BaseException as exc:  # the script's own error, as without memtui
+            hide_own_frames(exc)
+            raise
 
     _finish(fit, original, "fit")
     model_class.fit = fit
@@ -165,7 +194,7 @@ def _run(call: FitCall, original: Any, state: HookState, model: Any, args: tuple
         with call.stop:
             return original(*call.args, **call.kwargs)
     except BaseException as exc:
-        if not (isinstance(exc, Exception) and _way_back(call, state, exc)):
+        if not (isinstance(exc, Exception) and _way_back(call, state, model, exc)):
             endings.failed(state, call, exc)
             raise
     try:  # the way back: the call as the script wrote it
@@ -175,13 +204,30 @@ def _run(call: FitCall, original: Any, state: HookState, model: Any, args: tuple
         raise
 
 
-def _way_back(call: FitCall, state: HookState, exc: Exception) -> bool:
-    """Whether to make the call again as written: memtui changed its batch and
-    it failed before any step finished, with an error that is not an OOM."""
-    if not call.changed_arguments or state.global_steps != call.steps_before or _backends.is_oom(exc):
+def _way_back(call: FitCall, state: HookState, model: Any, exc: Exception) -> bool:
+    """Whether to make the call again as written: it failed before any step
+    finished, with an error that is not an OOM, and memtui changed its batch, or
+    memtui's mixed precision broke it (an error naming float16; see `precision`)."""
+    if state.global_steps != call.steps_before or _backends.is_oom(exc):
         return False
-    why = (f"fit() failed at its start with memtui's batch ({type(exc).__name__}: {str(exc)[:200]}); "
-           "it ran again as the script wrote it")
-    state.refuse("batch", why, True, call.phase)
-    state.problems.note(why)
+    error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"  # one line, for hook.log and the ledger
+    undone = []
+    if call.changed_arguments:
+        state.refuse("batch", f"fit() failed at its start with memtui's batch ({error}); it ran again as the "
+                     "script wrote it", True, call.phase)
+        undone.append("batch")
+    keras = sys.modules.get("keras")
+    if keras is not None and precision.mentions_float16(exc):
+        try:
+            if precision.undo(keras, state, model):
+                state.refuse("mixed-precision", f"fit() {call.phase} failed at its start under memtui's "
+                             f"mixed_float16 ({error}); the model and Keras went back to the script's "
+                             "policy and fit() ran again as the script wrote it", True)
+                undone.append("mixed precision")
+        except Exception as own:
+            state.problems.report("undoing mixed precision", own, "the script's error goes on unchanged")
+    if not undone:
+        return False
+    state.problems.note(f"fit() {call.phase} failed at its start ({error}); memtui's "
+                        f"{' and '.join(undone)} undone, it ran again as the script wrote it")
     return True

@@ -23,6 +23,7 @@ class HookState:
     in_fit: bool = False  # a fit() inside fit() (a subclass calling super().fit) is not a new phase
     notes: list[str] = field(default_factory=list)  # what was applied, in words, for run_start
     loop: Any = None  # the LoopWatch, once an optimizer updates outside fit()
+    policy_before: str | None = None  # the dtype policy before memtui set mixed_float16 (None: it did not)
 
     def active(self) -> bool:
         """Only the process that started the hook reports (not forked workers)."""
