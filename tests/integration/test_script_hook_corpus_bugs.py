@@ -11,7 +11,7 @@ from scripthook_run import run_script, user_env
 
 pytestmark = pytest.mark.tf
 
-CORPUS = Path(__file__).parent / "transparency" / "scripts"
+CORPUS = Path(__file__).parents[1] / "transparency" / "scripts"
 
 OWN_CALLBACK_FAILS = """\
 import keras

@@ -60,6 +60,7 @@ CORPUS: dict[str, Spec] = {
     "mirrored_strategy_tf.py": Spec(),
     "mixed_precision_tf.py": Spec(),
     "mnist_convnet.py": Spec(),
+    "mnist_convnet_generator.py": Spec(),
     "subclassed_vae.py": Spec(),
     "text_classification.py": Spec(),
     "text_classification_transformer.py": Spec(),
@@ -177,6 +178,7 @@ def growth(start: dict[str, Any]) -> bool:
 # script that sets its own dtype policy.
 REMEDIES: list[tuple[str, tuple[str, ...], str, Callable[[dict[str, Any]], bool]]] = [
     ("mnist_convnet.py", BATCH_16, "batch", batch(16)),
+    ("mnist_convnet_generator.py", BATCH_16, "batch", batch(16)),  # a generator: refused, with the reason
     ("text_classification.py", BATCH_16, "batch", batch(16)),
     ("trainer_pattern.py", BATCH_16, "batch", batch(16)),
     ("distribution_jax.py", ("--batch-size", "12"), "batch", batch(12)),
