@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -131,7 +132,16 @@ class RunConfig:
         return cls.from_json(text, str(path))
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
+        """Write-then-rename: the workers of a group read config.json while rank 0
+        saves it again (a reader of a half-written file refused it as bad JSON)."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(self.to_json() + "\n", encoding="utf-8")
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 def training_image_size(cfg: RunConfig, has_gpu: bool) -> int:

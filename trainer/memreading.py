@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 import resource
 import sys
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from .backends.jax import device_name as jax_device_name
+from .backends import BACKENDS
+
+_BEFORE_KERAS = ("jax", "tensorflow")  # asked in this order where Keras' backend is not known yet
 
 
 def read_rss() -> tuple[int, int]:
@@ -41,19 +44,6 @@ def keras_backend() -> str | None:
         return None
 
 
-def _jax_stats(device: Any) -> dict[str, int] | None:
-    """`{"current", "peak"}` (and `limit` when known) from the device's own
-    allocator statistics; None where the platform keeps none (JAX's CPU)."""
-    stats = device.memory_stats()
-    if not stats or "bytes_in_use" not in stats:
-        return None
-    out = {"current": int(stats["bytes_in_use"]),
-           "peak": int(stats.get("peak_bytes_in_use", stats["bytes_in_use"]))}
-    if stats.get("bytes_limit"):
-        out["limit"] = int(stats["bytes_limit"])
-    return out
-
-
 class MemoryReader:
     """Per-step memory: the backend's allocator stats per GPU (TensorFlow's
     `get_memory_info`, JAX's `Device.memory_stats()`), else this process's RSS
@@ -61,33 +51,25 @@ class MemoryReader:
     none at all). Make it after the backend started its devices."""
 
     def __init__(self) -> None:
-        tf = sys.modules.get("tensorflow")
-        jax = sys.modules.get("jax")
-        self._get: Any = None
-        self._gpus: list[str] = []
+        self._readers: dict[str, Callable[[], Mapping[str, int] | None]] = {}
         backend = keras_backend()
-        if jax is not None and backend in ("jax", None):
-            devices = {jax_device_name(d): d for d in jax.local_devices() if d.platform != "cpu"}
-            readable = {name: d for name, d in devices.items() if _safe(_jax_stats, d) is not None}
-            if readable:
-                self._gpus = list(readable)
-                self._get = lambda name: _jax_stats(readable[name])
+        # The backend Keras runs on is asked alone: on JAX, TensorFlow (there for
+        # tf.data) must not list its GPUs, which would start its runtime beside JAX's.
+        # Before Keras is imported, each backend already loaded is asked in turn.
+        asked = [BACKENDS[backend]] if backend in BACKENDS else [BACKENDS[name] for name in _BEFORE_KERAS]
+        for module in asked:
+            self._readers = _safe(module.gpu_memory_readers) or {}
+            if self._readers:
                 return
-        # On the JAX backend TensorFlow (there for tf.data) must not be asked:
-        # listing its GPUs would start its runtime on them beside JAX's.
-        if tf is not None and backend != "jax":
-            self._get = tf.config.experimental.get_memory_info
-            self._gpus = [d.name.replace("/device:", "").split("/")[-1]
-                          for d in tf.config.list_logical_devices("GPU")]
 
     def read(self) -> dict[str, Any]:
-        if not self._gpus or self._get is None:
+        if not self._readers:
             current, peak = read_rss()
             return {"cpu_rss": current, "cpu_rss_peak": peak}
         out: dict[str, Any] = {}
-        for name in self._gpus:
+        for name, reader in self._readers.items():
             try:
-                info = self._get(name)
+                info = reader()
             except (ValueError, RuntimeError):
                 continue
             if info is None:
@@ -106,8 +88,8 @@ class MemoryReader:
         return max(peaks) if peaks else None
 
 
-def _safe(read: Any, device: Any) -> Any:
+def _safe(read: Callable[[], Any]) -> Any:
     try:
-        return read(device)
-    except Exception:  # a platform without statistics may raise instead of returning None
+        return read()
+    except Exception:  # a backend whose devices cannot be listed gives no readings, not an error
         return None

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -85,17 +84,14 @@ def test_a_bad_command_line_is_one_line_and_exit_2_before_anything_starts(argv: 
     (tmp_path / "x.py").write_text("print('never run')\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(poison.parent), str(Path(__file__).parents[2])]),
            "MEMTUI_RUNS_DIR": str(tmp_path / "runs")}
-    started = time.monotonic()
     done = subprocess.run([PY, "-m", "tui.cli", *argv], capture_output=True, text=True, env=env, timeout=60,
                           stdin=subprocess.DEVNULL, cwd=tmp_path)
-    seconds = time.monotonic() - started
     message = done.stderr.strip()
     assert done.returncode == 2, (done.returncode, message, done.stdout)
     assert "Traceback" not in done.stderr + done.stdout and "tensorflow" not in message
     assert len(message.splitlines()) == 1, message
     for word in words:
         assert word.lower() in message.lower(), (word, message)
-    assert seconds < 10, f"{seconds:.1f} s to refuse"
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir()), "a run was started"
 
 

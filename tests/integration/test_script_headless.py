@@ -80,7 +80,7 @@ def test_a_crashing_script_is_crashed_with_its_file_and_line(tmp_path: Path) -> 
 def test_a_script_without_fit_and_a_program_that_is_not_python_say_so_once(tmp_path: Path) -> None:
     done = memtui(tmp_path, "run", "--headless", "--", PY, STAND_IN, plan={"no_fit": True})
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("no Keras fit() was seen in this run") == 1
+    assert done.stdout.count("no Keras fit() and no optimizer update were seen in this run") == 1
     assert "The command finished (exit 0); no Keras fit() was seen" in done.stdout
     other = memtui(tmp_path, "run", "--headless", "--json", "--", "sh", "-c", "echo hello; sleep 6")
     assert other.returncode == 0, other.stdout + other.stderr

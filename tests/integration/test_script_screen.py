@@ -87,7 +87,7 @@ async def test_a_script_without_fit_says_so_once_on_the_screen(monkeypatch: pyte
     app = screen_app(isolated_dirs, script_config())
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.run_state == "finished", "the run to finish")
-        assert log_text(app).count("── note: no Keras fit() was seen in this run") == 1
+        assert log_text(app).count("── note: no Keras fit() and no optimizer update were seen in this run") == 1
         assert "no Keras fit() was seen" in verdict(app)
 
 

@@ -9,8 +9,8 @@ version. This package is the one place that asks them, for the built-in
 trainer and the script hook alike: the hook loads it by path into the
 user's Python (trainer/scripthook/boot/_memtui_hook/trainer_files.py), so
 nothing here imports memtui by its package name. A new backend is a module
-here plus its entry in `BACKENDS` (and its words on the monitor's side, in
-tui/kinds/backends.py).
+here plus its entry in `BACKENDS` (and its words on the monitor's side, one
+entry in tui/common/backendwords.py).
 """
 
 from __future__ import annotations

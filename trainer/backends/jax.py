@@ -15,9 +15,10 @@ Stdlib only: JAX is taken from `sys.modules` once the process imported it.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 NAME = "jax"
@@ -103,6 +104,38 @@ def describe_devices() -> list[dict[str, Any]]:
         return []
     return [{"name": device_name(d), "type": device_name(d).split(":")[0], "kind": str(d.device_kind)}
             for d in jax.local_devices()]
+
+
+def memory_stats(device: Any) -> dict[str, int] | None:
+    """`{"current", "peak"}` (and `limit`, the allocator's pool: its preallocation or
+    cap) from the device's own allocator statistics; None where the platform keeps
+    none (JAX's CPU)."""
+    stats = device.memory_stats()
+    if not stats or "bytes_in_use" not in stats:
+        return None
+    out = {"current": int(stats["bytes_in_use"]),
+           "peak": int(stats.get("peak_bytes_in_use", stats["bytes_in_use"]))}
+    if stats.get("bytes_limit"):
+        out["limit"] = int(stats["bytes_limit"])
+    return out
+
+
+def gpu_memory_readers() -> dict[str, Callable[[], Mapping[str, int] | None]]:
+    """Per accelerator (`GPU:0`) whose allocator keeps statistics, a reader of them."""
+    jax = sys.modules.get("jax")
+    if jax is None:
+        return {}
+    readers: dict[str, Callable[[], Mapping[str, int] | None]] = {}
+    for device in jax.local_devices():
+        if device.platform == "cpu":
+            continue
+        try:
+            readable = memory_stats(device) is not None
+        except Exception:  # a platform without statistics, or a device gone
+            readable = False
+        if readable:
+            readers[device_name(device)] = functools.partial(memory_stats, device)
+    return readers
 
 
 def version() -> dict[str, str]:

@@ -10,8 +10,9 @@ Stdlib only: TensorFlow is taken from `sys.modules` once the process imported it
 
 from __future__ import annotations
 
+import functools
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 NAME = "tensorflow"
@@ -57,6 +58,15 @@ def describe_devices() -> list[dict[str, Any]]:
             entry.update({k: v for k, v in details.items() if isinstance(v, (str, int, float, tuple))})
         out.append(entry)
     return out
+
+
+def gpu_memory_readers() -> dict[str, Callable[[], Mapping[str, int] | None]]:
+    """Per logical GPU (`GPU:0`), a reader of TensorFlow's allocator: `{"current", "peak"}`."""
+    tf = sys.modules.get("tensorflow")
+    if tf is None:
+        return {}
+    names = [d.name.replace("/device:", "").split("/")[-1] for d in tf.config.list_logical_devices("GPU")]
+    return {name: functools.partial(tf.config.experimental.get_memory_info, name) for name in names}
 
 
 def version() -> dict[str, str]:
