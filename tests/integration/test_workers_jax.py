@@ -67,8 +67,10 @@ def test_two_workers_train_in_step_with_the_same_loss_on_both_ranks(tmp_path: Pa
 
     (run,) = RunStore(tmp_path / "runs").run_dirs()
     rank0, rank1 = _steps(run.path / "events.jsonl"), _steps(run.path / "events.rank1.jsonl")
-    assert len(rank0) >= 2 and [s[:2] for s in rank0] == [s[:2] for s in rank1]
-    assert rank0 == rank1  # one model, trained in step: the same loss at every step on both ranks
+    # Steps are coalesced in each process on its own clock: compare the steps both wrote.
+    losses0, losses1 = {s[:2]: s[2] for s in rank0}, {s[:2]: s[2] for s in rank1}
+    common = losses0.keys() & losses1.keys()
+    assert len(common) >= 2 and all(losses0[k] == losses1[k] for k in common)  # one model, trained in step
     first = json.loads((run.path / "events.rank1.jsonl").read_text().splitlines()[0])
     assert first["type"] == "run_start" and first["world_size"] == 2 and first["rank"] == 1
     assert first["per_worker_batch"] == 2 and first["replicas"] == 2  # DataParallel over both processes' devices
