@@ -152,6 +152,19 @@ async def test_auto_recover_relaunches_on_its_own_and_A_toggles_it(script: Any, 
         assert app.attempt.config.replace(backup_dir=None) != QUICK
 
 
+async def test_A_after_an_out_of_memory_ending_recovers_that_one(script: Any, isolated_dirs: Path) -> None:
+    script(rate=100, oom_above_batch=16)
+    app = screen_app(isolated_dirs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.run_state == "oom", "the OOM, with recovery off")
+        assert app.attempt is not None and app.attempt.number == 1
+        await pilot.press("A")
+        await wait_for(pilot, lambda: app.run_state == "finished", "the recovered run")
+        assert app.attempt is not None and app.attempt.number >= 2
+        assert app.attempt.config is not None and app.attempt.config.batch_size == 16
+        assert "note: auto-recover: relaunching" in log_text(app)
+
+
 async def test_l_shows_the_trainers_log_and_escape_closes_it(script: Any, isolated_dirs: Path) -> None:
     script(rate=100, stderr=["I tensorflow: a line only the log has"])
     app = screen_app(isolated_dirs)

@@ -110,6 +110,9 @@ class RunSession:
         self._collecting = False
         self._steps: dict[str, list[Step]] = {}
         self._endings: dict[str, Ending] = {}
+        # The last out-of-memory ending that nothing followed (recovery was off):
+        # switching recovery on acts on it (recover_now).
+        self._unanswered: tuple[AttemptInfo, Verdict] | None = None
         self._waiting = threading.Condition()
         self._jobs: queue.SimpleQueue[tuple[Callable[[], object], threading.Event] | None] = queue.SimpleQueue()
         self._launcher = threading.Thread(target=self._launch_loop, name="session-launcher", daemon=True)
@@ -128,6 +131,11 @@ class RunSession:
         done = self._submit(lambda: self._launch(config, reason))
         if wait:
             done.wait()
+
+    def recover_now(self) -> None:
+        """Recovery was switched on: if the last attempt ran out of memory and
+        nothing followed it, take the next remedy now, as if it had been on."""
+        self._submit(self._answer_last_ending)
 
     def attach(self, run_dir: Path) -> None:
         self._submit(lambda: self.supervisor.attach(run_dir))
@@ -195,6 +203,7 @@ class RunSession:
             checked = preflight(config, reading, self.store)
             self._sink(Checked(checked, reason))
         self._stop_requested = False
+        self._unanswered = None
         info = self.supervisor.launch(config, reason)
         if checked is not None and (problem := record(info.run_dir, checked)) is not None:
             self._sink(SupervisorProblem(problem))
@@ -216,6 +225,18 @@ class RunSession:
         self._sink(concluded)
         if (change := concluded.relaunch) is not None:
             self._submit(lambda: self._launch(change.config, change.reason))
+        elif notice.verdict.is_oom and not concluded.stopped_by_user and concluded.gave_up is None:
+            self._unanswered = (notice.attempt, notice.verdict)
+
+    def _answer_last_ending(self) -> None:
+        ended, recovery = self._unanswered, self.recovery
+        if ended is None or recovery is None or not recovery.enabled:
+            return
+        concluded = self._conclude(*ended)
+        if concluded.note is not None:
+            self._sink(AttemptNote(ended[0], concluded.note))
+        if (change := concluded.relaunch) is not None:
+            self._launch(change.config, change.reason)
 
     def _conclude(self, info: AttemptInfo, verdict: Verdict) -> AttemptConcluded:
         """What follows this ending: a relaunch with the next remedy, or nothing."""

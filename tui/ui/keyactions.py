@@ -115,6 +115,8 @@ class KeyedApp(App[int]):
         self.auto_recover = not self.auto_recover
         if self.recovery is not None:
             self.recovery.enabled = self.auto_recover
+        if self.auto_recover and self.session is not None:
+            self.session.recover_now()  # an out-of-memory ending already on screen is answered now
         self.refresh_header()
         # The header says it first, in a frame of its own; the toast (a widget to
         # mount and lay out, several times the cost) follows in the next one.
