@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 
 from trainer.command import CommandError, ScriptCommand
 from trainer.distributed import MAX_WORKERS, WorkersError, per_worker_batch
+from trainer.hosts import HostsError, parse_hosts
 
 # The seed's two CNNs: name -> (conv filters of the three blocks, dense units).
 # Here, in the contract, because the trainer builds them and memtui's pre-flight
@@ -70,10 +71,17 @@ class RunConfig:
     script: ScriptCommand | None = None  # the user's own command instead of the built-in trainer (trainer/command.py)
     workers: int = 1  # training processes on this host, one group (trainer/distributed.py); batch_size stays global
     kind: str = ""  # one of RUN_KINDS; left empty, it follows `script` (a command: "script")
+    hosts: str | None = None  # --hosts a,b:2: the group's workers over SSH, one per rank (trainer/hosts.py)
 
     def __post_init__(self) -> None:
         if not self.kind:
             object.__setattr__(self, "kind", "script" if self.script is not None else "builtin")
+        if isinstance(self.hosts, str) and self.workers == 1:
+            # --hosts says how many workers; --workers may say it too, and must then agree (validate).
+            try:
+                object.__setattr__(self, "workers", len(parse_hosts(self.hosts)))
+            except HostsError:
+                pass  # validate names it
         validate(self)
 
     @property
@@ -225,8 +233,22 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError("--grad-accum above 1 is not supported with --strategy mirrored; choose one")
     if cfg.strategy == "mirrored" and cfg.backend != "tensorflow":
         raise ConfigError(f"--strategy mirrored is TensorFlow's; it cannot run with --backend {cfg.backend}")
+    if cfg.hosts is not None:
+        _validate_hosts(cfg)
     if cfg.workers > 1:
         _validate_workers(cfg)
+
+
+def _validate_hosts(cfg: RunConfig) -> None:
+    if not isinstance(cfg.hosts, str):
+        raise ConfigError(f"--hosts: {cfg.hosts!r} must be host names separated by commas, e.g. --hosts gpu1,gpu2")
+    try:
+        ranks = parse_hosts(cfg.hosts)
+    except HostsError as exc:
+        raise ConfigError(str(exc)) from None
+    if cfg.workers != len(ranks):
+        raise ConfigError(f"--workers {cfg.workers} and --hosts {cfg.hosts} disagree: the hosts name {len(ranks)} "
+                          f"workers; leave --workers out (--hosts says how many) or write host:N")
 
 
 def _validate_workers(cfg: RunConfig) -> None:
@@ -234,7 +256,8 @@ def _validate_workers(cfg: RunConfig) -> None:
     if cfg.script is None and cfg.backend == "tensorflow":
         # Measured with Keras 3.15 / TF 2.21: MultiWorkerMirroredStrategy fails inside fit
         # ("PerReplica ... unsupported type to a Tensor", keras-team/keras#20585).
-        raise ConfigError(f"--workers {cfg.workers} needs --backend jax: Keras 3.15's fit fails under TensorFlow's "
+        asked = f"--hosts {cfg.hosts}" if cfg.hosts else f"--workers {cfg.workers}"
+        raise ConfigError(f"{asked} needs --backend jax: Keras 3.15's fit fails under TensorFlow's "
                           "MultiWorkerMirroredStrategy (keras-team/keras#20585); add --backend jax")
     try:
         per_worker_batch(cfg.batch_size, cfg.workers)
@@ -299,6 +322,8 @@ _HELP: dict[str, tuple[str, str]] = {
     "backup_dir": ("where resume backups live (default: inside the run folder)", "DIR"),
     "workers": ("training processes on this host as one JAX group (needs --backend jax); --batch-size stays the "
                 "global batch, split evenly, e.g. --workers 2", "N"),
+    "hosts": ("the group's workers on these machines over SSH, host:N for N on one (needs --backend jax); "
+              "the same folder and memtui on each, e.g. --hosts gpu1,gpu2:2", "H,H:N"),
     "backend": ("Keras 3 backend: tensorflow (default) or jax (needs pip install 'memtui[jax]'), e.g. --backend jax",
                 "tensorflow|jax"),
 }

@@ -26,15 +26,26 @@ POINTS: dict[str, tuple[str, dict[str, Any], str, str]] = {
 }
 
 
+@pytest.fixture(scope="module")
+def alone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, str]:
+    """mnist_arrays.py run by itself, once for every injection point (each point's
+    run is compared with it): its outcome and the file it wrote."""
+    folder = tmp_path_factory.mktemp("alone")
+    bare = run_script(folder / "bare", "mnist_arrays.py", "--after", str(folder / "bare.txt"), env=user_env())
+    return bare, (folder / "bare.txt").read_text()
+
+
 @pytest.mark.parametrize("point", sorted(POINTS))
-def test_a_failing_injection_point_leaves_the_scripts_own_result(tmp_path: Path, point: str) -> None:
+def test_a_failing_injection_point_leaves_the_scripts_own_result(tmp_path: Path, point: str,
+                                                                 alone: tuple[Any, str]) -> None:
     script, settings, change, why = POINTS[point]
+    assert script == "mnist_arrays.py"  # the one `alone` ran
     settings = {k: str(tmp_path / "backup") if v == "BACKUP" else v for k, v in settings.items()}
-    mine, theirs = tmp_path / "hooked.txt", tmp_path / "bare.txt"
-    bare = run_script(tmp_path / "bare", script, "--after", str(theirs), env=user_env())
+    mine = tmp_path / "hooked.txt"
+    bare, theirs = alone
     run = run_script(tmp_path, script, "--after", str(mine), fault=point, **settings)
     assert run.returncode == bare.returncode == 0, run.stderr[-3000:]
-    assert mine.read_text() == theirs.read_text() == "iterations=5\n"  # the script's own batch, no accumulation
+    assert mine.read_text() == theirs == "iterations=5\n"  # the script's own batch, no accumulation
     assert run.stdout.splitlines()[-1] == bare.stdout.splitlines()[-1] == "trained"
     refused = [r for r in run.not_applied() if r["change"] == change]
     assert refused and why in refused[0]["why"], run.not_applied()

@@ -26,7 +26,7 @@ from trainer.hookspec import HookSettings, fill_batch_placeholder, launch_env
 # The run options that mean something for a script (RunConfig fields); every
 # other run option is the built-in trainer's and is refused with a command.
 SCRIPT_OPTIONS = frozenset({"batch_size", "memory_growth", "gpu_memory_limit", "mixed_precision", "grad_accum",
-                            "host_memory_limit", "steps_per_epoch", "backup_dir", "workers"})
+                            "host_memory_limit", "steps_per_epoch", "backup_dir", "workers", "hosts"})
 _PYTHON = re.compile(r"python(\d+(\.\d+)*)?[mw]?(\.exe)?$")
 # Python options that take a value as the next word.
 _PY_VALUE_OPTIONS = frozenset({"-W", "-X", "--check-hash-based-pycs"})

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from trainer.config import RunConfig
+from trainer.hosts import parse_hosts
 from tui.kinds.script import command_words
 
 # TensorFlow is the default backend and goes unnamed, so the words of the runs
@@ -33,7 +34,9 @@ def header_words(cfg: RunConfig, width: int | None = None) -> str:
     """The settings that decide memory, in one line (a script's command shortened to `width`)."""
     on = f"Keras on {name} · " if (name := _backend(cfg)) else ""
     if cfg.workers > 1:  # the world size and each worker's share of the (global) batch
-        on += f"{cfg.workers} workers × batch {cfg.worker_batch} · "
+        count = len(set(parse_hosts(cfg.hosts))) if cfg.hosts else 0
+        hosts = f" on {count} host{'s' if count > 1 else ''}" if count else ""
+        on += f"{cfg.workers} workers{hosts} × batch {cfg.worker_batch} · "
     if cfg.script is not None:
         return on + _script_header(cfg, None if width is None else width - len(on))
     return on + (

@@ -90,6 +90,8 @@ class Printer:
             summary = sentence_words(a.config) if a.config is not None else "config unknown"
             if a.config is not None and a.config.workers > 1:
                 summary += f"; {a.config.workers} workers, {a.config.worker_batch} examples each per step"
+                if a.config.hosts:
+                    summary += f", over SSH on {a.config.hosts}"
             self._put(f"[attempt {a.number}] start run {a.run_id}: {summary}")
 
     def events(self, a: AttemptInfo, events: list[Event], garbage: int) -> None:
@@ -182,11 +184,14 @@ class Printer:
                       f"(last run {attempt.run_id}, {attempt.steps} steps; exit code {code})")
 
 
-def group_fields(config: RunConfig | None) -> dict[str, int]:
-    """World size and per-worker batch, for every JSON line about an attempt of a group."""
+def group_fields(config: RunConfig | None) -> dict[str, Any]:
+    """World size and per-worker batch (and the hosts, over SSH), for every JSON line about an attempt of a group."""
     if config is None or config.workers < 2:
         return {}
-    return {"world_size": config.workers, "per_worker_batch": config.worker_batch}
+    fields: dict[str, Any] = {"world_size": config.workers, "per_worker_batch": config.worker_batch}
+    if config.hosts:
+        fields["hosts"] = config.hosts
+    return fields
 
 
 class _Silent:

@@ -31,11 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from trainer.distributed import events_name, free_port, gpu_ids, log_name, worker_env
-from trainer.runfiles import CONFIG_FILE, EXIT_FILE, PID_FILE, write_json_atomic
+from trainer.hosts import HostsError, coordinator_host, local_ranks, parse_hosts
+from trainer.runfiles import CONFIG_FILE, EXIT_FILE, META_FILE, PID_FILE, write_json_atomic
 
 WORKERS_FILE = "workers.json"  # the reaper: each worker's rank, pid and files
 TERM_GRACE = 2.0  # seconds between SIGTERM and SIGKILL for the survivors of a failure
 POLL = 0.02  # seconds between looks at the workers (a waitpid each: cheap)
+HUNG_CONNECTION = 5.0  # seconds after the SIGKILL before an unanswering SSH connection to a worker is cut
 # What a survivor says when a peer died under it (JAX 0.10 / Gloo), checked in its log and error event.
 PEER_LOSS = (
     "Gloo all-reduce failed", "Connection closed by peer", "Connection reset by peer", "heartbeat timeout",
@@ -46,7 +48,7 @@ PEER_LOSS = (
 @dataclass
 class Member:
     rank: int
-    popen: subprocess.Popen[bytes]
+    popen: Any  # a local worker's subprocess.Popen, or a RemoteWorker (tui/supervision/remote.py)
     log: str
     events: str
     returncode: int | None = None
@@ -54,9 +56,10 @@ class Member:
     stopped_by_group: str | None = None  # the signal the reaper sent it after another's failure
 
     def record(self) -> dict[str, Any]:
+        remote = self.popen.record() if hasattr(self.popen, "record") else {}
         return {"rank": self.rank, "pid": self.popen.pid, "returncode": self.returncode,
                 "signal": _signal_name(self.returncode), "ended": self.ended, "log": self.log,
-                "events": self.events, "stopped_by_group": self.stopped_by_group}
+                "events": self.events, "stopped_by_group": self.stopped_by_group, **remote}
 
 
 @dataclass
@@ -82,11 +85,22 @@ def workers_of(run_dir: Path) -> int:
     return workers if isinstance(workers, int) and workers > 1 else 1
 
 
+def hosts_of(run_dir: Path) -> tuple[str, ...]:
+    """The run's hosts, one per rank, from its config.json (empty: all workers on this host)."""
+    try:
+        spec = json.loads((run_dir / CONFIG_FILE).read_text(encoding="utf-8")).get("hosts")
+        return parse_hosts(spec) if isinstance(spec, str) else ()
+    except (OSError, ValueError, AttributeError, HostsError):
+        return ()
+
+
 def reap_group(run_dir: Path, argv: list[str], cwd: str | None, env: dict[str, str] | None, name: str,
                workers: int) -> int:
     """Start `workers` copies of `argv`, one per rank; wait for all; write exit.json."""
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _asked)
+    if hosts := hosts_of(run_dir):
+        return _reap_remote(run_dir, argv, cwd, env, hosts)
     base = dict(os.environ if env is None else env)
     address = f"127.0.0.1:{free_port()}"
     gpus = gpu_ids(base)
@@ -105,13 +119,53 @@ def reap_group(run_dir: Path, argv: list[str], cwd: str | None, env: dict[str, s
                                                             f"cannot start worker {rank} ({name}): {exc}"))
                 return 1
         members.append(Member(rank, popen, log_name(rank), events_name(rank)))
+    return _reap_members(run_dir, members, workers, address)
+
+
+def _reap_members(run_dir: Path, members: list[Member], workers: int, address: str) -> int:
     write_json_atomic(run_dir / WORKERS_FILE, {"world_size": workers, "coordinator": address,
                                                "workers": [m.record() for m in members]})
     _write_pid(run_dir, members[0].popen.pid)
     failed_at = _watch(members)
     blamed = blame(run_dir, members) if failed_at is not None else None
+    write_json_atomic(run_dir / WORKERS_FILE, {"world_size": workers, "coordinator": address,
+                                               "workers": [m.record() for m in members]})
     write_json_atomic(run_dir / EXIT_FILE, _exit(members, workers, blamed, failed_at))
     return 0
+
+
+def _reap_remote(run_dir: Path, argv: list[str], cwd: str | None, env: dict[str, str] | None,
+                 hosts: tuple[str, ...]) -> int:
+    """The group over SSH (--hosts): each rank through an agent on its host (tui/supervision/remote.py)."""
+    from tui.supervision import remote
+
+    folder = cwd or os.getcwd()
+    first = remote.hello(hosts[0], folder, _version())
+    if first.problem is not None or first.info is None:
+        why = first.problem or f"host {hosts[0]}: no answer"
+        write_json_atomic(run_dir / EXIT_FILE, _exit([], len(hosts), None, None, why))
+        return 1
+    address = f"{coordinator_host(hosts[0])}:{first.info['port']}"
+    files = {n: (run_dir / n).read_text(encoding="utf-8") for n in (CONFIG_FILE, META_FILE) if (run_dir / n).exists()}
+    job = {"argv": argv, "cwd": folder, "env": remote.forwarded_env(os.environ if env is None else env),
+           "files": files}
+    members: list[Member] = []
+
+    def relay(sender: int, file: str, text: str) -> None:
+        for m in members:
+            if m.rank != sender:
+                m.popen.pass_file(file, text)
+
+    for rank, (host, local) in enumerate(zip(hosts, local_ranks(hosts), strict=True)):
+        worker = remote.RemoteWorker(run_dir, rank, local, len(hosts), address, host, job, relay)
+        members.append(Member(rank, worker, log_name(rank), events_name(rank)))
+    return _reap_members(run_dir, members, len(hosts), address)
+
+
+def _version() -> str:
+    from tui import __version__
+
+    return __version__
 
 
 def _watch(members: list[Member]) -> float | None:
@@ -119,7 +173,12 @@ def _watch(members: list[Member]) -> float | None:
     rest; returns when that happened (None: no worker failed)."""
     failed_at: float | None = None
     killed_at: float | None = None
+    passed_on = 0  # stop signals memtui sent the group, passed on to workers on other hosts
     while any(m.returncode is None for m in members):
+        if len(_stop.names) > passed_on:
+            for signame in _stop.names[passed_on:]:
+                _pass_on(members, signal.Signals[signame])
+            passed_on = len(_stop.names)
         for m in members:
             if m.returncode is None and (code := m.popen.poll()) is not None:
                 m.returncode, m.ended = code, round(time.time(), 6)
@@ -129,8 +188,23 @@ def _watch(members: list[Member]) -> float | None:
         if failed_at is not None and killed_at is None and time.monotonic() - failed_at >= TERM_GRACE:
             killed_at = time.monotonic()
             _kill_all(members, signal.SIGKILL, "SIGKILL")
+        if killed_at is not None and time.monotonic() - killed_at >= HUNG_CONNECTION:
+            _drop_connections(members)  # an agent that did not answer the kill: its EOF stops the worker
         time.sleep(POLL)
     return failed_at
+
+
+def _pass_on(members: list[Member], signum: signal.Signals) -> None:
+    """A local worker got memtui's signal with the group; a remote one gets it through its agent."""
+    for m in members:
+        if m.returncode is None and hasattr(m.popen, "pass_file"):
+            m.popen.send_signal(signum)
+
+
+def _drop_connections(members: list[Member]) -> None:
+    for m in members:
+        if m.returncode is None and hasattr(m.popen, "pass_file") and m.popen.popen.poll() is None:
+            m.popen.popen.kill()
 
 
 def _kill_all(members: list[Member], signum: signal.Signals, name: str) -> None:

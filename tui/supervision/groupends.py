@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from trainer.protocol import Event, decode_lines
-from tui.common.verdict import Verdict
+from tui.common.verdict import NOT_OOM, Verdict
 from tui.diagnosis import tail_text
 from tui.runs.folder import RunDir
 
@@ -66,7 +66,16 @@ def name_worker(verdict: Verdict, exit_info: dict[str, Any]) -> Verdict:
         many = len(others) > 1
         fate = (f" The other worker{'s' if many else ''} (rank {ranks}) ended by "
                 f"{'themselves' if many else 'itself'} within {seconds:.1f} s.")
-    summary = f"Worker rank {rank} of {world} failed first ({worker.get('log')}). {verdict.summary}{fate}"
-    evidence = (f"worker rank {rank}: exit {worker.get('returncode')}"
+    where = f" on {worker['host']}" if worker.get("host") else ""
+    evidence = (f"worker rank {rank}{where}: exit {worker.get('returncode')}"
                 + (f" ({worker.get('signal')})" if worker.get("signal") else ""), *verdict.evidence)
+    if worker.get("lost_connection"):
+        # ssh's own ending (255) with no word from the agent: the network or the host, not the training.
+        summary = (f"The SSH connection to worker rank {rank} of {world}{where} was lost ({worker.get('log')} "
+                   f"has ssh's words); that is not an out-of-memory in training.{fate}")
+        return dataclasses.replace(verdict, kind=NOT_OOM, summary=summary, remedies=(),
+                                   evidence=(f"worker rank {rank}{where}: the SSH connection ended without the "
+                                             "worker's exit status", *verdict.evidence),
+                                   details={**details, "lost_connection": True})
+    summary = f"Worker rank {rank} of {world}{where} failed first ({worker.get('log')}). {verdict.summary}{fate}"
     return dataclasses.replace(verdict, summary=summary, evidence=evidence, details=details)

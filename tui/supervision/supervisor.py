@@ -171,7 +171,7 @@ class Supervisor:
                     )
             run.update_meta(reaper_pid=popen.pid, pgid=popen.pid)
             if self.sampler is not None:
-                self.sampler.set_run(popen.pid)
+                self.sampler.set_run(popen.pid, run_dir=run.path)
             info = AttemptInfo(number=number, run_id=run.id, run_dir=run.path, config=config, reason=reason,
                                state="starting", started=now(), spare=spare is not None,
                                cold_reason=None if spare is not None else cold)
@@ -252,7 +252,7 @@ class Supervisor:
         watched = Watched(info, run, popen=None, lock_fd=lock_fd, emit=self._emit, diagnose=self._diagnose)
         self._current = watched
         if self.sampler is not None and live and watched.reaper_pid:
-            self.sampler.set_run(watched.reaper_pid)
+            self.sampler.set_run(watched.reaper_pid, run_dir=run.path)
         watched.start()
         if info.read_only and not read_only:
             self._emit(SupervisorProblem(f"read-only: another memtui controls run {run.id}; "

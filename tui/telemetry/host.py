@@ -8,7 +8,9 @@ full walk for new children happens only every few seconds.
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import psutil
 
@@ -30,8 +32,9 @@ def read_host_memory() -> HostMemory:
 class ProcessTree:
     """The trainer (`root_pid`) and every descendant, sampled for RSS and CPU%."""
 
-    def __init__(self, root_pid: int, rescan_every: float = 5.0) -> None:
+    def __init__(self, root_pid: int, rescan_every: float = 5.0, run_dir: Path | None = None) -> None:
         self.root_pid = root_pid
+        self.run_dir = run_dir  # a group over SSH: its workers' readings arrive here (remote_workers)
         self.rescan_every = rescan_every
         self._procs: dict[int, psutil.Process] = {}
         self._ranks: dict[int, int] = {}  # pid -> its rank in a group, read at a scan (until found, at each)
@@ -90,8 +93,37 @@ class ProcessTree:
             del self._procs[pid]
         if not self._procs:
             return None
+        if self.run_dir is not None and not workers:
+            workers = remote_workers(self.run_dir)
         return TrainerUsage(pids=tuple(sorted(self._procs)), rss_bytes=int(rss), cpu_percent=round(cpu, 1),
                             workers=tuple(sorted(workers, key=lambda w: w.rank)) if len(workers) > 1 else ())
+
+
+REMOTE_FRESH = 10.0  # seconds: an older reading is of a worker that has ended or lost its connection
+
+
+def remote_workers(run_dir: Path, now: float | None = None) -> list[WorkerUsage]:
+    """The latest reading of each worker on another host, as its agent sent it
+    (tui/supervision/remote.py writes RUN/hostmem.rank{k}.json)."""
+    now = time.time() if now is None else now
+    out = []
+    for path in run_dir.glob("hostmem.rank*.json"):
+        try:
+            if now - path.stat().st_mtime > REMOTE_FRESH:
+                continue
+            reading = json.loads(path.read_text(encoding="utf-8"))
+            rank, pid, rss = int(reading["rank"]), int(reading.get("pid") or 0), int(reading.get("rss") or 0)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        gpus = [g for g in reading.get("gpus") or () if isinstance(g, dict) and g.get("own")]
+        if gpus:
+            gpu = gpus[0]
+            out.append(WorkerUsage(rank, pid, rss, str(reading.get("host") or ""), f"GPU{gpu.get('index')}",
+                                   int(gpu["own"]), int(gpu.get("total") or 0)))
+        else:
+            out.append(WorkerUsage(rank, pid, rss, str(reading.get("host") or ""), "CPU", rss,
+                                   int(reading.get("host_total") or 0) or None))
+    return sorted(out, key=lambda w: w.rank)
 
 
 def _rank_of(proc: psutil.Process) -> int | None:

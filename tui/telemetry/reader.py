@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 from tui.telemetry.attribution import Baseline, ProcessNames, attribute
 from tui.telemetry.host import ProcessTree, read_host_memory
@@ -26,7 +27,7 @@ class TelemetryReader:
         self._last: Snapshot | None = None
         self._lock = threading.Lock()
 
-    def set_run(self, root_pid: int | None, baseline: Snapshot | None = None) -> None:
+    def set_run(self, root_pid: int | None, baseline: Snapshot | None = None, run_dir: Path | None = None) -> None:
         """Watch the process tree rooted at `root_pid` as the run (None: no run).
 
         The "before launch" reference is `baseline` if given, else the one from
@@ -37,7 +38,7 @@ class TelemetryReader:
             if root_pid is None:
                 self._tree, self._baseline, self._pending_baseline = None, None, None
                 return
-            self._tree = ProcessTree(root_pid)
+            self._tree = ProcessTree(root_pid, run_dir=run_dir)
             if baseline is not None:
                 self._baseline = Baseline.from_snapshot(baseline)
             elif self._pending_baseline is not None:

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 from trainer.config import ConfigError
@@ -28,7 +29,8 @@ DEFAULT_INTERVAL = 1.0
 
 class Reader(Protocol):
     def read(self) -> Snapshot: ...
-    def set_run(self, root_pid: int | None, baseline: Snapshot | None = None) -> None: ...
+    def set_run(self, root_pid: int | None, baseline: Snapshot | None = None,
+                run_dir: Path | None = None) -> None: ...
     def take_baseline(self) -> Snapshot: ...
     def close(self) -> None: ...
 
@@ -110,9 +112,10 @@ class Sampler:
         """Take the next reading now instead of at the next tick."""
         self._wake.set()
 
-    def set_run(self, root_pid: int | None, baseline: Snapshot | None = None) -> None:
-        """Which process tree is the run (None: none); resets the set of new pids."""
-        self._reader.set_run(root_pid, baseline)
+    def set_run(self, root_pid: int | None, baseline: Snapshot | None = None, run_dir: Path | None = None) -> None:
+        """Which process tree is the run (None: none); resets the set of new pids. `run_dir`:
+        where the readings of a group's workers on other hosts arrive (--hosts)."""
+        self._reader.set_run(root_pid, baseline, run_dir)
         self.wake()
 
     def take_baseline(self) -> Snapshot:

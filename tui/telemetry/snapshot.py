@@ -47,11 +47,19 @@ class HostMemory:
 
 @dataclass(frozen=True)
 class WorkerUsage:
-    """One worker of a group (`--workers N`): its rank, pid and resident memory."""
+    """One worker of a group (`--workers N`): its rank, pid and resident memory.
+
+    A worker on another host (--hosts) comes with its host's name and, from its
+    agent, the device its memory is on: `device` ("GPU0", "CPU"), `used_bytes`
+    on it and the device's `total_bytes`."""
 
     rank: int
     pid: int
     rss_bytes: int
+    host: str = ""
+    device: str = ""
+    used_bytes: int | None = None
+    total_bytes: int | None = None
 
 
 @dataclass(frozen=True)

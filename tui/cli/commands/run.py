@@ -55,6 +55,10 @@ def run(ns: argparse.Namespace) -> int:
     if ns.json and not ns.headless:
         return fail(prog, "--json needs --headless (the screen is not JSON); add --headless")
     warn_unhooked(prog, config)
+    if config.hosts and (problems := host_problems(config)):
+        for problem in problems:
+            print(f"{prog}: {problem}", file=sys.stderr)
+        return 2
     from tui.session.recovery import Recovery
 
     try:
@@ -68,6 +72,18 @@ def run(ns: argparse.Namespace) -> int:
         return run_headless(config, recovery, runs_root(ns), as_json=ns.json, interval=ns.interval,
                             spare=not ns.no_spare, remedy_key=key_for_remedy)
     return open_screen(prog, ns, config=config, recovery=recovery, spare=not ns.no_spare)
+
+
+def host_problems(config: RunConfig) -> list[str]:
+    """Every host of --hosts asked over SSH before anything starts: one line for each that cannot take a worker."""
+    import os
+
+    from trainer.hosts import parse_hosts
+    from tui.supervision.remote import check_hosts
+
+    folder = config.script.workdir if config.script is not None else os.getcwd()
+    answers = check_hosts(parse_hosts(config.hosts or ""), folder)
+    return [a.problem for a in answers.values() if a.problem is not None]
 
 
 def warn_unhooked(prog: str, config: RunConfig) -> None:

@@ -16,7 +16,7 @@ from textual.markup import escape
 from textual.widget import Widget
 
 from trainer.protocol import Step
-from tui.telemetry.snapshot import GpuDevice, Snapshot
+from tui.telemetry.snapshot import GpuDevice, Snapshot, WorkerUsage
 from tui.ui.widgets.words import bar, level_style, level_symbol, nbytes, tf_memory
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -84,8 +84,7 @@ class MemoryPanel(Widget):
         self.samples.append(Sample(used, total, self._pending_mark))
         for w in snapshot.trainer.workers if snapshot.trainer is not None else ():
             key = (w.rank, w.pid)
-            self._worker_peaks[key] = max(_worker_device(snapshot, w.pid, w.rss_bytes)[1],
-                                          self._worker_peaks.get(key, 0))
+            self._worker_peaks[key] = max(_worker_memory(snapshot, w)[1], self._worker_peaks.get(key, 0))
         self._pending_mark = False
         self._undrawn = True
         if draw:
@@ -189,11 +188,14 @@ class MemoryPanel(Widget):
         if not workers:
             return []
         pids = ", ".join(str(w.pid) for w in workers)
-        rows = [f"  [b]{len(workers)} workers on localhost [/][dim]memory now, peak this attempt (pids {pids})[/]"]
+        hosts = list(dict.fromkeys(w.host for w in workers if w.host))
+        where = f"{len(hosts)} host{'s' if len(hosts) > 1 else ''}" if hosts else "localhost"
+        rows = [f"  [b]{len(workers)} workers on {escape(where)} [/]"
+                f"[dim]memory now, peak this attempt (pids {pids})[/]"]
         for w in workers:
-            device, used, total = _worker_device(snap, w.pid, w.rss_bytes)
+            device, used, total = _worker_memory(snap, w)
             peak = max(used, self._worker_peaks.get((w.rank, w.pid), 0))
-            rows.append(gauge_line(f"  rank {w.rank} {device}", used, total, width, f" peak {nbytes(peak)}"))
+            rows.append(gauge_line(f"  rank {w.rank} {escape(device)}", used, total, width, f" peak {nbytes(peak)}"))
         return rows
 
     def _tf_words(self) -> str:
@@ -218,6 +220,13 @@ def _used_total(snap: Snapshot) -> tuple[int, int]:
     if live:
         return sum(g.used_bytes for g in live), sum(g.total_bytes for g in live)
     return snap.host.used_bytes, snap.host.total_bytes
+
+
+def _worker_memory(snap: Snapshot, w: WorkerUsage) -> tuple[str, int, int]:
+    """A worker's device and memory: as its host's agent read them (--hosts), else from this host's readings."""
+    if w.device and w.used_bytes is not None:
+        return f"{w.host} {w.device}".strip(), w.used_bytes, w.total_bytes or w.used_bytes
+    return _worker_device(snap, w.pid, w.rss_bytes)
 
 
 def _worker_device(snap: Snapshot, pid: int, rss: int) -> tuple[str, int, int]:
