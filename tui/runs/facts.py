@@ -62,6 +62,7 @@ class RunSummary:
     backend: str | None = None  # the Keras backend of the config ("tensorflow", "jax"); None when unreadable
     not_applied: list[str] = field(default_factory=list)  # what the script hook could not apply, in words
     in_force: list[str] = field(default_factory=list)  # what memtui changes in a script from outside, in words
+    workers: list[dict[str, Any]] = field(default_factory=list)  # a group's workers (tui/runs/ranks.py); [] for one
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

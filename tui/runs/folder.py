@@ -46,6 +46,7 @@ from tui.runs.facts import (
     peak_of,
     verdict_from_dict,
 )
+from tui.runs.ranks import worker_records
 
 _TAIL_BYTES = 64 * 1024
 
@@ -250,10 +251,14 @@ class RunDir:
         if damage:
             return f"damaged: {damage}"
         state = self.state(live)
+        exit_info = self.exit_info() or {}
+        # A group's ending is its failing worker's: say which one (the verdict says why).
+        rank = exit_info.get("failed_rank") if state not in ("finished", "stopped") else None
+        who = f"rank {rank}: " if isinstance(rank, int) else ""
         if state == "killed":
-            sig = (self.exit_info() or {}).get("signal")
-            return f"killed by {sig}" if sig else "killed"
-        return STATE_WORDS[state]
+            sig = exit_info.get("signal")
+            return who + (f"killed by {sig}" if sig else "killed")
+        return who + STATE_WORDS[state]
 
     @property
     def summary(self) -> RunSummary:
@@ -282,6 +287,7 @@ class RunDir:
             kind=meta.get("kind") if isinstance(meta.get("kind"), str) else "builtin",
             command=_command_of(meta), backend=backend,
             not_applied=[r.words for r in from_verdict(None if live else self.verdict())], in_force=in_force,
+            workers=worker_records(self.path),
         )
 
 

@@ -160,6 +160,20 @@ def step_words(step: Step) -> str:
     return f"ep{step.epoch} {step.step}{total}" + (f" ·{loss}" if loss else "")
 
 
+def _group_words(run_dir: Path) -> str:
+    """A group's size and its slowest worker, when one lags behind rank 0 (tui/runs/ranks.py)."""
+    from tui.runs.ranks import rank_steps, slowest, worker_records
+
+    world = len(worker_records(run_dir))
+    if world < 2:
+        return ""
+    steps = rank_steps(run_dir, world)
+    lag = slowest(steps)
+    if lag is not None and 0 in steps and lag[1] < steps[0]:
+        return f" · {world} workers, slowest rank {lag[0]} at step {lag[1]}"
+    return f" · {world} workers"
+
+
 def live_run_summary(root: str | Path) -> str | None:
     """One short line for a tmux status bar about the newest live run, or None.
 
@@ -180,6 +194,7 @@ def live_run_summary(root: str | Path) -> str | None:
         if isinstance(command, list) and command and all(isinstance(a, str) for a in command):
             label += f" ({command_words(command, 24)})"
         step = run.last_step()
-        return f"{label} {step_words(step)}" if step is not None else f"{label} starting"
+        text = f"{label} {step_words(step)}" if step is not None else f"{label} starting"
+        return text + _group_words(run.path)
     except Exception:  # a status bar line is best effort by nature
         return None

@@ -73,6 +73,7 @@ class MemoryPanel(Widget):
         self._cache: tuple[int, list[str]] | None = None
         self.spare_bytes: int | None = None  # memtui's warm spare (host RAM that is memtui's, not the run's)
         self._worker_peaks: dict[tuple[int, int], int] = {}  # (rank, pid) -> the most memory seen
+        self.rank_steps: dict[int, int] = {}  # a group's newest step per rank (tui/runs/ranks.py)
 
     def feed(self, snapshot: Snapshot, *, draw: bool = True) -> None:
         """Take a sample; `draw=False` leaves the drawing to the next `draw()`
@@ -159,8 +160,10 @@ class MemoryPanel(Widget):
             swap = f" swap {nbytes(host.swap_used_bytes)}" if host.swap_total_bytes else ""
             out.append(gauge_line("host", host.used_bytes, host.total_bytes, width, swap))
             if snap.trainer is not None:
+                # Workers on other hosts (--hosts): what runs here is memtui's reaper and SSH clients.
+                who = "here (reaper, ssh)" if any(w.host for w in snap.trainer.workers) else "trainer"
                 out.append(
-                    f"  trainer RSS {nbytes(snap.trainer.rss_bytes)} · CPU {snap.trainer.cpu_percent:.0f}%"
+                    f"  {who} RSS {nbytes(snap.trainer.rss_bytes)} · CPU {snap.trainer.cpu_percent:.0f}%"
                     f"{self._tf_words()}{self._spare_words()}"
                 )
             else:
@@ -190,12 +193,14 @@ class MemoryPanel(Widget):
         pids = ", ".join(str(w.pid) for w in workers)
         hosts = list(dict.fromkeys(w.host for w in workers if w.host))
         where = f"{len(hosts)} host{'s' if len(hosts) > 1 else ''}" if hosts else "localhost"
-        rows = [f"  [b]{len(workers)} workers on {escape(where)} [/]"
+        rows = [f"  [b]{len(workers)} workers on {escape(where)} [/]{_pace(self.rank_steps)}"
                 f"[dim]memory now, peak this attempt (pids {pids})[/]"]
         for w in workers:
             device, used, total = _worker_memory(snap, w)
             peak = max(used, self._worker_peaks.get((w.rank, w.pid), 0))
-            rows.append(gauge_line(f"  rank {w.rank} {escape(device)}", used, total, width, f" peak {nbytes(peak)}"))
+            step = f" step {self.rank_steps[w.rank]}" if w.rank in self.rank_steps else ""
+            rows.append(gauge_line(f"  rank {w.rank} {escape(device)}", used, total, width,
+                                   f" peak {nbytes(peak)}{step}"))
         return rows
 
     def _tf_words(self) -> str:
@@ -220,6 +225,19 @@ def _used_total(snap: Snapshot) -> tuple[int, int]:
     if live:
         return sum(g.used_bytes for g in live), sum(g.total_bytes for g in live)
     return snap.host.used_bytes, snap.host.total_bytes
+
+
+def _pace(steps: dict[int, int]) -> str:
+    """The slowest worker beside rank 0: a straggler (a slow host, a stuck input pipeline) holds every step up."""
+    from tui.runs.ranks import slowest
+
+    lag = slowest(steps)
+    if lag is None or 0 not in steps:
+        return ""
+    rank, step = lag
+    if step >= steps[0]:
+        return f"[dim]all at step {step}[/] · "
+    return f"[$warning]slowest rank {rank} at step {step}[/] [dim](rank 0: {steps[0]})[/] · "
 
 
 def _worker_memory(snap: Snapshot, w: WorkerUsage) -> tuple[str, int, int]:
