@@ -19,6 +19,9 @@ async def test_the_search_shows_its_probes_in_the_header_and_the_table_then_rela
     app = screen_app(isolated_dirs, QUICK.replace(batch_size=8, data=None))
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.run_state == "finished", "the first run to finish")
+        # Probes that take a moment to start, as a real trainer's do: the search's line
+        # is on screen for a while, not for the few frames a loaded machine may skip.
+        script(rate=200, oom_above_batch=40, start_delay=0.3)
         await pilot.press("f")
         await wait_for(pilot, lambda: "find batch: probe" in header(app), "the search in the header")
         assert "cancels" in header(app)

@@ -1,6 +1,14 @@
-"""`memtui run --headless --json --auto-recover` with the real trainer under a
-host memory limit that forces a real out-of-memory error: the JSON lines are
-the whole story, and the exit code says it ended well."""
+"""Automatic recovery from a real out-of-memory error of the real trainer on CPU,
+through `memtui run --headless --json --auto-recover`.
+
+The OOM is genuine: the trainer's address-space limit (--host-memory-limit)
+denies TensorFlow the activations of a batch far too large (the recipe in
+tests/tinydata.py). Each attempt is a fresh trainer process, every relaunch
+handed to the warm spare; the batches that fail, fail within their first step,
+so the whole ladder costs a few launches. One run, read three ways: the JSON
+lines are the whole story, the run folders the history of rungs, the spare's
+part in each relaunch; and the exit code says it ended well. (One scenario,
+once: it used to run three times, in three files, for the three readings.)"""
 
 from __future__ import annotations
 
@@ -13,7 +21,9 @@ from pathlib import Path
 import pytest
 
 from tests.tinydata import OOM_BATCH, OOM_IMAGE_SIZE, OOM_LIMIT_MB, make_image_folder
-from tui.common.verdict import OOM_KINDS
+from tui.common.verdict import HOST_OOM, OOM_KINDS
+from tui.remedies.ladder import LADDER
+from tui.runs.store import RunStore
 
 pytestmark = pytest.mark.tf
 REPO = Path(__file__).resolve().parents[2]
@@ -51,3 +61,25 @@ def test_headless_auto_recover_tells_the_whole_story_in_json_and_exits_0(tmp_pat
     relaunches = [r for r in records if r["type"] == "relaunch"]
     assert len(relaunches) == len(starts) - 1 == len(records[-1]["recovery"])
     assert [s["config"]["batch_size"] for s in starts[1:]] == [r["config"]["batch_size"] for r in relaunches]
+
+    # The history in the run folders: every attempt after the first records the rung that made it.
+    runs = sorted(RunStore(tmp_path / "runs").run_dirs(), key=lambda r: r.meta()["attempt"])
+    assert len(runs) == len(starts) >= 2
+    first = runs[0].verdict()
+    assert first is not None and first.kind == HOST_OOM, "a real host OOM, named as such"
+    assert [run.meta()["reason"] for run in runs[1:]] == [r["reason"] for r in relaunches]
+    rungs = [r["rung"] for r in relaunches]
+    assert rungs[0] == "halve-batch-accum", "host OOM skips memory growth, a GPU-only remedy"
+    assert [LADDER.index(r) for r in rungs] == sorted(LADDER.index(r) for r in rungs), "the ladder is climbed in order"
+    for run in runs[:-1]:
+        verdict = run.verdict()
+        assert verdict is not None and verdict.is_oom
+    last = runs[-1]
+    assert last.summary.state == "finished" and last.config().batch_size < OOM_BATCH
+    assert last.config().host_memory_limit == OOM_LIMIT_MB
+    assert runs[1].config().effective_batch == OOM_BATCH, "the first halving kept the effective batch"
+    assert len({run.config().backup_dir for run in runs}) == 1, "one backup folder for the whole chain"
+    # Every relaunch went through the warm spare, and none had to start cold.
+    assert [r.meta().get("spare") for r in runs] == [False] + [True] * (len(runs) - 1), \
+        [r.meta().get("cold_reason") for r in runs]
+    assert not [r for r in records if r.get("type") == "problem" and "cold" in json.dumps(r)]

@@ -8,19 +8,15 @@ ending under a host limit must be recovered through it.
 
 from __future__ import annotations
 
-import io
-import json
 from pathlib import Path
 
 import pytest
 
 from tests.supervision import Collector
-from tests.tinydata import OOM_BATCH, OOM_IMAGE_SIZE, OOM_LIMIT_MB, make_image_folder, read_events
+from tests.tinydata import make_image_folder, read_events
 from tests.waiting import wait_until
 from trainer.config import RunConfig
 from tui.runs.store import RunStore
-from tui.session.headless import run_headless
-from tui.session.recovery import Recovery
 from tui.supervision.supervisor import Supervisor
 
 pytestmark = pytest.mark.tf
@@ -66,22 +62,3 @@ def test_a_relaunch_through_the_spare_trains_with_its_new_settings(tmp_path: Pat
         assert len(store.run_dirs()) == 2
     finally:
         sup.close()
-
-
-def test_a_real_host_oom_is_recovered_through_the_spare(tmp_path: Path) -> None:
-    data = make_image_folder(tmp_path / "data", classes=3, per_class=6, size=OOM_IMAGE_SIZE)
-    config = RunConfig(data=str(data), image_size=OOM_IMAGE_SIZE, batch_size=OOM_BATCH, epochs=1,
-                       steps_per_epoch=2, host_memory_limit=OOM_LIMIT_MB)
-    out = io.StringIO()
-    code = run_headless(config, Recovery(True), tmp_path / "runs", as_json=True, stream=out)
-
-    assert code == 0, out.getvalue()[-3000:]
-    runs = sorted(RunStore(tmp_path / "runs").run_dirs(), key=lambda r: r.meta()["attempt"])
-    assert len(runs) >= 2
-    assert runs[0].verdict().is_oom
-    assert [r.meta().get("spare") for r in runs] == [False] + [True] * (len(runs) - 1), \
-        [r.meta().get("cold_reason") for r in runs]
-    assert runs[-1].summary.state == "finished"
-    assert runs[-1].config().host_memory_limit == OOM_LIMIT_MB
-    records = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert not [r for r in records if r.get("type") == "problem" and "cold" in json.dumps(r)]

@@ -72,3 +72,20 @@ def test_runs_lists_every_worker_of_a_group_and_its_status_names_the_failing_ran
         (0, "gpu1", 5, "SIGTERM"), (1, "gpu2", 4, "SIGKILL")]
     assert RunDir(tmp_path).status == "rank 1: killed by SIGKILL"
     assert worker_records(tmp_path / "nothing") == []
+
+
+def test_a_kill_is_judged_against_the_failing_workers_own_memory_and_host(tmp_path: Path) -> None:
+    """Rank 0's RSS (what the watch samples) says nothing about rank 1's kill;
+    a remote worker's host is its own size, not this one's."""
+    from tui.runs.folder import RunDir
+    from tui.supervision.groupends import failing_memory
+
+    run = RunDir(tmp_path)
+    here = 24 * GIB
+    local = {"failed_rank": 1, "workers": [{"rank": 0}, {"rank": 1}]}
+    assert failing_memory(run, local, 5 * GIB, here) == (None, here)  # rank 1's own events tell its memory
+    assert failing_memory(run, {"failed_rank": 0, "workers": [{"rank": 0}]}, 5 * GIB, here) == (5 * GIB, here)
+    assert failing_memory(run, {}, 5 * GIB, here) == (5 * GIB, here)  # one process
+    (tmp_path / "hostmem.rank1.json").write_text(json.dumps({"rank": 1, "rss": GIB, "host_total": 64 * GIB}))
+    remote = {"failed_rank": 1, "workers": [{"rank": 0, "host": "a"}, {"rank": 1, "host": "b"}]}
+    assert failing_memory(run, remote, 5 * GIB, here) == (None, 64 * GIB)

@@ -111,3 +111,18 @@ def test_the_memory_panel_draws_remote_workers_on_their_hosts_devices(tmp_path: 
     rows = [line for line in lines if line.lstrip().startswith("rank ")]
     assert "rank 0 gpu0 CPU" in rows[0] and "1.0 GiB/64.0 GiB" in rows[0]
     assert "rank 1 gpu1 GPU3" in rows[1] and "5.0 GiB/80.0 GiB" in rows[1] and "peak 5.0 GiB" in rows[1]
+
+
+def test_the_line_the_remote_shell_runs_keeps_every_hostile_name_a_name(tmp_path: Path) -> None:
+    """SSH gives the host's shell one command line; a folder full of shell syntax must stay a folder."""
+    import subprocess
+
+    from tui.supervision.remote import agent_command
+
+    folder = tmp_path / "x$(touch PWNED-a);touch PWNED-b;`touch PWNED-c`'\"|&*?"
+    folder.mkdir()
+    line = agent_command(str(folder), "hello", "--folder", str(folder))
+    done = subprocess.run(["sh", "-c", line], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["folder"] is True  # the agent got the name whole
+    assert not list(tmp_path.rglob("PWNED*"))

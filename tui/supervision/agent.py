@@ -194,7 +194,8 @@ def _run(args: Job, job: dict[str, Any], argv: list[str], folder: Path, out: _Ou
     log_path = folder / log_name(args.rank)
     with open(log_path, "ab", buffering=0) as log:
         try:
-            child = subprocess.Popen([_rewrite(a, run_dir, private) for a in argv], cwd=job.get("cwd") or None,
+            words = [_rewrite(a, run_dir, private) for a in argv]
+            child = subprocess.Popen([*words], cwd=job.get("cwd") or None,
                                      stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                                      start_new_session=True)
         except OSError as exc:

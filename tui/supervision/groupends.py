@@ -10,6 +10,7 @@ it was, what became of the others, and how fast they were stopped.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,6 +40,25 @@ def evidence(run: RunDir, exit_info: dict[str, Any], log_tail: str,
     log = run.path / str(worker.get("log"))
     mine, _bad = decode_lines(tail_text(run.path / str(worker.get("events")), 1 << 20).encode().splitlines())
     return tail_text(log, 16 * 1024), tuple(mine[-MAX_EVENTS:])
+
+
+def failing_memory(run: RunDir, exit_info: dict[str, Any], peak_rss: int | None,
+                   host_total: int) -> tuple[int | None, int]:
+    """The peak RSS and host size that tell a kill by the host's OOM killer from
+    another kill, for the worker that failed. The watch samples rank 0's process
+    here; another rank's is left to its own events' memory (None), and a worker
+    on another host is measured against that host's memory, as its agent read it."""
+    worker = failing_worker(exit_info)
+    if worker is None or (worker.get("rank") == 0 and not worker.get("host")):
+        return peak_rss, host_total
+    if worker.get("host"):
+        try:
+            reading = json.loads((run.path / f"hostmem.rank{worker.get('rank')}.json").read_text(encoding="utf-8"))
+            total = int(reading.get("host_total") or 0)
+        except (OSError, ValueError, TypeError, AttributeError):
+            total = 0
+        return None, total or host_total
+    return None, host_total
 
 
 def name_worker(verdict: Verdict, exit_info: dict[str, Any]) -> Verdict:

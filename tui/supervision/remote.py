@@ -56,7 +56,11 @@ def ssh_argv(destination: str, remote_command: str) -> list[str]:
 
 
 def agent_command(folder: str, *args: str) -> str:
-    """The shell line the host runs: into the same folder, the same interpreter, the agent."""
+    """The shell line the host runs: into the same folder, the same interpreter, the agent.
+
+    SSH hands the remote side one command line for the user's login shell; it
+    cannot take an argument list. So every word is quoted for that shell here,
+    and nothing the user gave (a folder, a run path) is ever read as shell code."""
     words = " ".join(shlex.quote(a) for a in args)
     return f"cd {shlex.quote(folder)} && exec {shlex.quote(sys.executable)} -m tui.supervision.agent {words}"
 
@@ -71,7 +75,8 @@ class Hello:
 def hello(destination: str, folder: str, version: str) -> Hello:
     """Ask one host's agent; the problem, in words, when there is one."""
     try:
-        done = subprocess.run(ssh_argv(destination, agent_command(folder, "hello", "--folder", folder)),
+        argv = ssh_argv(destination, agent_command(folder, "hello", "--folder", folder))
+        done = subprocess.run([*argv],
                               stdin=subprocess.DEVNULL, capture_output=True, timeout=HELLO_TIMEOUT)
     except FileNotFoundError:
         return Hello(destination, None, f"host {destination}: no ssh client here ({os.environ.get(SSH_ENV) or 'ssh'}"
@@ -139,7 +144,8 @@ class RemoteWorker:
                                 "--address", address)
         # A session of its own: the stop signals memtui sends the run's process group
         # reach the workers through the agent (send_signal), not by killing ssh.
-        self.popen = subprocess.Popen(ssh_argv(destination, command), stdin=subprocess.PIPE,
+        argv = ssh_argv(destination, command)
+        self.popen = subprocess.Popen([*argv], stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, stderr=self._log, start_new_session=True)
         self._write(json.dumps(job) + "\n")
         self._reader = threading.Thread(target=self._read, name=f"rank{rank}@{destination}", daemon=True)

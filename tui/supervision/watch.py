@@ -2,9 +2,8 @@
 turns the event file into batched notices until the process ends, and its stop
 sequence (SIGINT, SIGTERM, SIGKILL).
 
-How the attempt ended (verdict and state, together) is the diagnosis layer's
-(`tui.diagnosis.ending`); what the run's kind learns and says while it runs is
-the kind's (`tui.kinds`). `supervisor.py` decides what to launch, stop and attach.
+How the attempt ended (verdict and state, together) is the diagnosis layer's (`tui.diagnosis.ending`); what
+the run's kind learns and says while it runs is the kind's (`tui.kinds`); `supervisor.py` decides what to launch.
 """
 
 from __future__ import annotations
@@ -318,14 +317,15 @@ class Watched:
         events = tuple(self.recent)
         if self.run_start is not None and self.run_start not in events:
             events = (self.run_start, *events)
-        log_tail, events = groupends.evidence(self.run, exit_info or {}, self.run.log_tail(), events)  # --workers N
+        group = exit_info or {}  # --workers N: the failing worker's evidence and memory
+        log_tail, events = groupends.evidence(self.run, group, self.run.log_tail(), events)
+        peak_rss, host_total = groupends.failing_memory(self.run, group, self.peak_rss, psutil.virtual_memory().total)
         ending = decide(
             exit_info=exit_info, stored=self.run.verdict() if self.popen is None else None, run_path=self.run.path,
             stop_asked=self.stop_level > 0, diagnose=self.diagnose, log_tail=log_tail, events=events,
-            config=self.info.config, baseline=self.baseline, peak_rss=self.peak_rss,
-            host_total=psutil.virtual_memory().total)
+            config=self.info.config, baseline=self.baseline, peak_rss=peak_rss, host_total=host_total)
         if ending.fresh:  # a group's verdict names the worker that failed
-            ending = dataclasses.replace(ending, verdict=groupends.name_worker(ending.verdict, exit_info or {}))
+            ending = dataclasses.replace(ending, verdict=groupends.name_worker(ending.verdict, group))
         if ending.problem is not None:
             self.emit(SupervisorProblem(ending.problem))
         if ending.fresh and (not self.info.read_only or not self.run.verdict_path.exists()):
