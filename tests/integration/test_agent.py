@@ -25,10 +25,12 @@ while not (run / "stop.at").exists():
     time.sleep(0.05)
 sys.exit(int((run / "stop.at").read_text()))
 """
-# Rank 0: names the stop step in its run folder, then waits to be told to end.
+# Rank 0: its script hook says hello, it names the stop step, then waits to be told to end.
 LEADER = r"""
 import pathlib, sys, time
 run = pathlib.Path(sys.argv[1])
+(run / "hook.json").write_text('{"pid": 1}')
+time.sleep(0.3)
 (run / "stop.at").write_text("7\n")
 time.sleep(600)
 """
@@ -84,8 +86,10 @@ def test_the_agent_runs_the_worker_in_a_private_folder_and_sends_back_its_files_
     assert b"Fatal Python error" not in agent.proc.stderr.read()
 
 
-def test_rank_0s_stop_step_is_sent_on_and_memtuis_signal_ends_the_worker(tmp_path: Path) -> None:
+def test_rank_0s_hook_hello_and_stop_step_are_sent_and_memtuis_signal_ends_the_worker(tmp_path: Path) -> None:
     agent = Agent(tmp_path, 0, LEADER)
+    hello = agent.until("file")  # memtui keeps it in the run folder: the watch looks for the hook there
+    assert hello["name"] == "hook.json" and hello["text"] == '{"pid": 1}'
     relayed = agent.until("file")
     assert relayed["name"] == "stop.at" and relayed["text"] == "7\n"
     agent.send("signal TERM")

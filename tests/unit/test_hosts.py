@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -126,3 +127,22 @@ def test_the_line_the_remote_shell_runs_keeps_every_hostile_name_a_name(tmp_path
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["folder"] is True  # the agent got the name whole
     assert not list(tmp_path.rglob("PWNED*"))
+
+
+def test_hosts_on_the_command_line_reach_a_scripts_config_and_the_built_in_trainers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A script's backend is its own: --hosts must not be refused as the built-in trainer's TensorFlow."""
+    from tui.cli import build_parser
+    from tui.cli.options import resolve_run_config
+
+    (tmp_path / "train.py").write_text("print('hi')\n")
+    monkeypatch.chdir(tmp_path)
+    ns = build_parser("run").parse_args(["--hosts", "gpu1,gpu2"])
+    ns.command = [sys.executable, "train.py"]
+    script = resolve_run_config(ns)
+    assert script.kind == "script" and script.hosts == "gpu1,gpu2" and script.workers == 2
+    ns = build_parser("run").parse_args(["--hosts", "gpu1:2", "--backend", "jax", "--batch-size", "8"])
+    ns.command = None
+    builtin = resolve_run_config(ns)
+    assert builtin.kind == "builtin" and builtin.workers == 2 and builtin.worker_batch == 4

@@ -86,13 +86,13 @@ def resolve_run_config(ns: argparse.Namespace) -> RunConfig:
     command after `--` (ns.command), the config of a run of the user's own script."""
     base = load_toml_config(ns.config) if getattr(ns, "config", None) else RunConfig()
     command = getattr(ns, "command", None)
-    # --workers is checked against the kind of run: a script's backend is its own, not --backend's.
-    workers = getattr(ns, "workers", None)
-    config = config_from_args(argparse.Namespace(**{**vars(ns), "workers": None}), base)
+    # --workers and --hosts are checked against the kind of run: a script's backend is its own, not --backend's.
+    group = {k: getattr(ns, k, None) for k in ("workers", "hosts")}
+    config = config_from_args(argparse.Namespace(**{**vars(ns), "workers": None, "hosts": None}), base)
     if command:
         return script_config(ns, base, config, command)
-    if workers is not None:
-        config = config.replace(workers=workers)
+    if given := {k: v for k, v in group.items() if v is not None}:
+        config = config.replace(**given)
     if getattr(ns, "no_xla", False):
         raise ConfigError("--no-xla applies to your own script (memtui [options] -- python train.py); "
                           "the built-in trainer does not use XLA")
@@ -135,7 +135,8 @@ def script_config(ns: argparse.Namespace, base: RunConfig, config: RunConfig, co
         script = new_command(command, workdir, set_batch=set_batch, xla=not getattr(ns, "no_xla", False))
     except CommandError as exc:
         raise ConfigError(str(exc)) from None
-    return config.replace(script=script, workers=getattr(ns, "workers", None) or config.workers)
+    return config.replace(script=script, workers=getattr(ns, "workers", None) or config.workers,
+                          hosts=getattr(ns, "hosts", None) or config.hosts)
 
 
 def runs_root(ns: argparse.Namespace | None = None) -> Path:

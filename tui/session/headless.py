@@ -89,7 +89,9 @@ class Printer:
             # The reason of a relaunch was just printed on its own line.
             summary = sentence_words(a.config) if a.config is not None else "config unknown"
             if a.config is not None and a.config.workers > 1:
-                summary += f"; {a.config.workers} workers, {a.config.worker_batch} examples each per step"
+                own = a.config.script is not None and not a.config.script.set_batch  # the script's own batch
+                share = "" if own else f", {a.config.worker_batch} examples each per step"
+                summary += f"; {a.config.workers} workers{share}"
                 if a.config.hosts:
                     summary += f", over SSH on {a.config.hosts}"
             self._put(f"[attempt {a.number}] start run {a.run_id}: {summary}")

@@ -18,8 +18,10 @@ collide with the copies memtui writes there), and sends back:
 - `{"t": "started", "pid", "host", "folder"}` once the worker runs;
 - `{"t": "out", "file": "events"|"log", "text"}`: what the worker appended to its
   events file and its log, as it appears;
-- `{"t": "file", "name": "stop.at", "text"}`: rank 0's group-stop step, which
-  memtui passes on to the other hosts' agents;
+- `{"t": "file", "name", "text"}`: rank 0's small files, whole, when they change:
+  `stop.at` (the group-stop step, which memtui passes on to the other hosts'
+  agents) and `hook.json` (the script hook's hello, which memtui keeps in the
+  run folder as a local run's);
 - `{"t": "mem", "rss", "gpus"}` about once a second: the worker's resident
   memory (psutil) and its memory on this host's GPUs (NVML);
 - `{"t": "end", "returncode"}`: how the worker ended (Popen's code).
@@ -52,7 +54,8 @@ from trainer.distributed import VISIBLE_GPUS, events_name, free_port, gpu_ids, l
 
 PROTOCOL = 1
 STOP_FILE = "stop.at"  # trainer/group.py's GroupStop: rank 0 names the step every worker stops after
-RELAYED_FILES = (STOP_FILE,)
+HELLO_FILE = "hook.json"  # trainer/hookspec.py: the script hook is in the process (the watch looks for it)
+RELAYED_FILES = (STOP_FILE, HELLO_FILE)  # rank 0's, sent whole whenever they change
 POLL = 0.1  # seconds between looks at the worker's files
 MEMORY_EVERY = 1.0
 TERM_GRACE = 2.0
@@ -85,6 +88,25 @@ class _Out:
                 os.write(1, data)
             except OSError:
                 self.broken.set()
+
+
+class _Whole:
+    """A small file, sent whole each time it changes (it may be replaced, not appended to)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.seen: tuple[float, int] | None = None
+
+    def read(self) -> str:
+        try:
+            stat = self.path.stat()
+            if (stat.st_mtime, stat.st_size) == self.seen:
+                return ""
+            text = self.path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        self.seen = (stat.st_mtime, stat.st_size)
+        return text
 
 
 class _Tail:
@@ -205,7 +227,7 @@ def _run(args: Job, job: dict[str, Any], argv: list[str], folder: Path, out: _Ou
     gone = threading.Event()
     threading.Thread(target=_steer, args=(lines, child, folder, gone), daemon=True).start()
     tails = {"events": _Tail(folder / events_name(args.rank)), "log": _Tail(log_path)}
-    relayed = {name: _Tail(folder / name) for name in RELAYED_FILES} if args.rank == 0 else {}
+    relayed = {name: _Whole(folder / name) for name in RELAYED_FILES} if args.rank == 0 else {}
     nvml = _open_nvml()
     next_memory = 0.0
     stopping_since: float | None = None

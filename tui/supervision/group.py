@@ -152,6 +152,11 @@ def _reap_remote(run_dir: Path, argv: list[str], cwd: str | None, env: dict[str,
     members: list[Member] = []
 
     def relay(sender: int, file: str, text: str) -> None:
+        """Rank 0's stop step goes on to the other workers; its hook's hello is kept here."""
+        if file == remote.KEPT_FILE:
+            (run_dir / f".{file}.tmp").write_text(text, encoding="utf-8")
+            os.replace(run_dir / f".{file}.tmp", run_dir / file)
+            return
         for m in members:
             if m.rank != sender:
                 m.popen.pass_file(file, text)

@@ -40,6 +40,7 @@ SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "ServerAl
                "-o", "ServerAliveCountMax=3", "-T")
 HELLO_TIMEOUT = 30.0
 LOST = 255  # ssh's own exit status: the connection failed or dropped
+KEPT_FILE = "hook.json"  # rank 0's hook hello, written into the local run folder (the others are passed on)
 # The variables a remote worker gets from here: memtui's and the frameworks' own
 # (its host keeps its PATH, HOME and GPUs); the group's are set by the agent.
 FORWARDED_PREFIXES = ("MEMTUI_", "KERAS_", "JAX_", "XLA_", "TF_", "PYTHON")
