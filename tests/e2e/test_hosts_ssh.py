@@ -16,6 +16,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,22 +50,24 @@ def _ssh_command(server: SshServer) -> str:
         "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"])
 
 
-def _env(server: SshServer, stand_in: bool) -> dict[str, str]:
+def _env(server: SshServer, stand_in: bool, lease: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("MEMTUI_TRAINER_MODULE", "KERAS_BACKEND")}
     env["MEMTUI_SSH"] = _ssh_command(server)
+    if lease is not None:
+        env["MEMTUI_AGENT_LEASE"] = lease
     if stand_in:
         env["MEMTUI_TRAINER_MODULE"] = "tests.stand_in_trainer"
     return env
 
 
-def _memtui(tmp_path: Path, server: SshServer, *flags: str, stand_in: bool = False,
-            wait: bool = True) -> subprocess.CompletedProcess[str] | subprocess.Popen[str]:
+def _memtui(tmp_path: Path, server: SshServer, *flags: str, stand_in: bool = False, wait: bool = True,
+            lease: str | None = None) -> subprocess.CompletedProcess[str] | subprocess.Popen[str]:
     argv = [sys.executable, "-m", "tui.cli", "run", "--headless", "--json", "--backend", "jax",
             "--runs-dir", str(tmp_path / "runs"), *flags]
     if not wait:
-        return subprocess.Popen(argv, cwd=REPO, env=_env(server, stand_in), stdout=subprocess.PIPE,
+        return subprocess.Popen(argv, cwd=REPO, env=_env(server, stand_in, lease), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-    return subprocess.run(argv, cwd=REPO, env=_env(server, stand_in), capture_output=True, text=True,
+    return subprocess.run(argv, cwd=REPO, env=_env(server, stand_in, lease), capture_output=True, text=True,
                           timeout=240, stdin=subprocess.DEVNULL)
 
 
@@ -101,8 +104,8 @@ def test_two_workers_over_ssh_train_one_model_and_every_file_comes_back(ssh: Ssh
     assert all(w["returncode"] == 0 and not w["lost_connection"] and w["remote_pid"] for w in workers)
     reading = json.loads((run.path / "hostmem.rank1.json").read_text())  # the agent's memory reading
     assert reading["rank"] == 1 and reading["rss"] > 0
-    # Each worker ran in a private folder on its host (here the same disk), removed once it ended.
-    assert not list(Path("/tmp").glob(f"memtui-{run.path.name}-rank*"))
+    # Each worker ran in a folder of its own on its host (here the same disk), removed once it ended.
+    assert not list(Path(tempfile.gettempdir()).glob(f"memtui-agent-*/{run.path.name}.rank*"))
     assert "Fatal Python error" not in (run.path / "trainer.rank1.log").read_text()
 
 
@@ -118,22 +121,52 @@ def test_hosts_that_cannot_take_a_worker_are_named_one_line_each_before_anything
     assert not (tmp_path / "runs").exists() or not list(RunStore(tmp_path / "runs").run_dirs())
 
 
-def test_a_lost_connection_to_a_worker_is_named_as_such_and_no_worker_is_left(ssh: SshServer, tmp_path: Path) -> None:
-    proc = _memtui(tmp_path, ssh, "--hosts", "localhost,localhost", "--epochs", "50", "--steps-per-epoch", "20",
-                   stand_in=True, wait=False)
+def _running(tmp_path: Path, server: SshServer, lease: str, epochs: int) -> tuple[subprocess.Popen[str], Path]:
+    """A stand-in group over SSH (20 steps an epoch, 50 a second); its run folder once both workers report."""
+    proc = _memtui(tmp_path, server, "--hosts", "localhost,localhost", "--epochs", str(epochs),
+                   "--steps-per-epoch", "20", stand_in=True, wait=False, lease=lease)
     assert isinstance(proc, subprocess.Popen)
+    runs = tmp_path / "runs"
+    _wait(lambda: list(runs.glob("*/hostmem.rank1.json")) and list(runs.glob("*/workers.json"))
+          and list(runs.glob("*/events.jsonl")), "both workers running over SSH")
+    return proc, next(runs.glob("*/workers.json")).parent
+
+
+def test_a_dropped_connection_is_made_again_and_the_run_goes_on(ssh: SshServer, tmp_path: Path) -> None:
+    proc, run_dir = _running(tmp_path, ssh, lease="30", epochs=12)
     try:
-        runs = tmp_path / "runs"
-        _wait(lambda: list(runs.glob("*/hostmem.rank1.json")) and list(runs.glob("*/workers.json")),
-              "both workers running over SSH")
-        run_dir = next(runs.glob("*/workers.json")).parent
         workers = json.loads((run_dir / "workers.json").read_text())["workers"]
-        remote = json.loads((run_dir / "hostmem.rank1.json").read_text())["pid"]
-        os.kill(workers[1]["pid"], signal.SIGKILL)  # rank 1's ssh client: the connection, not the worker
-        out, err = proc.communicate(timeout=120)
+        _wait(lambda: (run_dir / "events.jsonl").read_text().count('"type":"step"') >= 5, "steps from rank 0")
+        os.kill(workers[0]["pid"], signal.SIGKILL)  # rank 0's ssh client: its connection, not the worker
+        out, err = proc.communicate(timeout=180)
     finally:
         if proc.poll() is None:
             proc.kill()
+    assert proc.returncode == ExitCode.FINISHED, out[-3000:] + err[-3000:]
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    steps = [(e["epoch"], e["step"]) for e in events if e["type"] == "step"]
+    assert steps == sorted(set(steps)) and len(steps) == 12 * 20  # every step once: no gap, nothing twice
+    assert events[-1]["type"] == "run_end" and events[-1]["status"] == "finished"
+    record = json.loads((run_dir / "exit.json").read_text())["workers"][0]
+    assert record["reconnects"] >= 1 and record["lost_connection"] is False
+    assert "reconnecting" in (run_dir / "trainer.log").read_text()
+
+
+def test_a_connection_that_cannot_be_made_again_is_named_and_no_worker_is_left(tmp_path: Path) -> None:
+    server = SshServer(tmp_path / "own-sshd")  # this test closes it
+    try:
+        proc, run_dir = _running(tmp_path, server, lease="4", epochs=50)
+        try:
+            workers = json.loads((run_dir / "workers.json").read_text())["workers"]
+            remote = json.loads((run_dir / "hostmem.rank1.json").read_text())["pid"]
+            server.close()  # no new connections: sessions already open go on
+            os.kill(workers[1]["pid"], signal.SIGKILL)  # rank 1's ssh client
+            out, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    finally:
+        server.close()
     assert proc.returncode == ExitCode.ERROR, out[-3000:] + err[-3000:]
     verdict = next(r for r in _records(out) if r["type"] == "verdict")["verdict"]
     assert verdict["kind"] == "crash" and verdict["details"]["lost_connection"] is True
@@ -141,6 +174,6 @@ def test_a_lost_connection_to_a_worker_is_named_as_such_and_no_worker_is_left(ss
     assert "not an out-of-memory" in verdict["summary"] and verdict["remedies"] == []
     exit_info = json.loads((run_dir / "exit.json").read_text())
     assert exit_info["failed_rank"] == 1 and exit_info["workers"][0]["stopped_by_group"] == "SIGTERM"
-    # The agent on the far side saw its connection end and stopped its worker: nothing keeps a GPU.
+    # Nobody came back for rank 1 within its lease: its keeper stopped it. Nothing keeps a GPU.
     _wait(lambda: not psutil.pid_exists(remote) or psutil.Process(remote).status() == psutil.STATUS_ZOMBIE,
-          "the remote worker to be stopped by its agent", limit=30)
+          "the remote worker to be stopped by its keeper", limit=30)

@@ -1,6 +1,7 @@
 """memtui's agent on a worker's host (`--hosts`), spoken to as memtui speaks to it,
 over its stdin and stdout (here without SSH in between; over a real sshd:
-tests/e2e/test_hosts_ssh.py). Its workers are real processes."""
+tests/e2e/test_hosts_ssh.py). Its workers are real processes, kept by the
+agent's keeper, so they outlive the connection that started them."""
 
 from __future__ import annotations
 
@@ -36,15 +37,24 @@ time.sleep(600)
 """
 
 
+LEASE = "3"  # seconds the keeper keeps a worker with no follower
+
+
 class Agent:
-    def __init__(self, run_dir: Path, rank: int, code: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tui.supervision.agent", "worker", "--run-dir", str(run_dir), "--rank", str(rank),
-             "--local-rank", "0", "--world", "2", "--address", "127.0.0.1:1"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    def __init__(self, run_dir: Path, rank: int, code: str | None = None, offsets: tuple[int, int] = (0, 0)) -> None:
+        """`agent worker` with a job (`code`), or `agent follow` of the same worker again."""
+        if code is not None:
+            args = ["worker", "--run-dir", str(run_dir), "--rank", str(rank), "--local-rank", "0", "--world", "2",
+                    "--address", "127.0.0.1:1", "--lease", LEASE]
+        else:
+            args = ["follow", "--run-dir", str(run_dir), "--rank", str(rank), "--events-from", str(offsets[0]),
+                    "--log-from", str(offsets[1])]
+        self.proc = subprocess.Popen([sys.executable, "-m", "tui.supervision.agent", *args],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.messages: list[dict[str, Any]] = []
-        self.send(json.dumps({"argv": [sys.executable, "-c", code, str(run_dir)], "cwd": None,
-                              "env": {"MEMTUI_PROBE": f"run={run_dir}"}, "files": {"config.json": "{}"}}))
+        if code is not None:
+            self.send(json.dumps({"argv": [sys.executable, "-c", code, str(run_dir)], "cwd": None,
+                                  "env": {"MEMTUI_PROBE": f"run={run_dir}"}, "files": {"config.json": "{}"}}))
 
     def send(self, line: str) -> None:
         assert self.proc.stdin is not None
@@ -68,7 +78,7 @@ class Agent:
 
 
 def test_the_agent_runs_the_worker_in_a_private_folder_and_sends_back_its_files_and_ending(tmp_path: Path) -> None:
-    run = tmp_path / "run"
+    run = tmp_path / f"run-{tmp_path.name}"  # the worker's folder on the host is named after the run
     run.mkdir()
     agent = Agent(run, 1, WORKER)
     started = agent.until("started")
@@ -97,11 +107,41 @@ def test_rank_0s_hook_hello_and_stop_step_are_sent_and_memtuis_signal_ends_the_w
     assert agent.proc.wait(timeout=10) == 0
 
 
-def test_when_memtuis_side_is_gone_the_agent_stops_its_worker(tmp_path: Path) -> None:
+def _gone(pid: int) -> bool:
+    return not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+
+
+def test_a_dropped_connection_leaves_the_worker_running_and_a_new_one_follows_it_from_where_it_was(
+    tmp_path: Path
+) -> None:
+    run = tmp_path / f"run-{tmp_path.name}"
+    run.mkdir()
+    first = Agent(run, 1, WORKER)
+    pid = first.until("started")["pid"]
+    while '"step":1' not in first.text("events"):
+        first.until("out")
+    offsets = (len(first.text("events").encode()), len(first.text("log").encode()))
+    assert first.proc.stdin is not None
+    first.proc.stdin.close()  # the connection dropped
+    assert first.proc.wait(timeout=10) == 0
+    assert not _gone(pid), "the worker went with the connection"
+    again = Agent(run, 1, offsets=offsets)
+    assert again.until("started")["pid"] == pid  # the same worker, found again
+    again.send("file stop.at 0\\n")
+    assert again.until("end")["returncode"] == 0
+    assert again.text("events") == ""  # nothing sent twice: it went on from the offsets memtui had
+    assert again.proc.wait(timeout=10) == 0
+
+
+def test_when_memtui_never_comes_back_the_keeper_stops_the_worker_after_the_lease(tmp_path: Path) -> None:
     agent = Agent(tmp_path, 0, LEADER)
     pid = agent.until("started")["pid"]
+    folder = Path(agent.messages[-1]["folder"])
     assert agent.proc.stdin is not None
-    agent.proc.stdin.close()  # the connection dropped, or memtui's reaper was killed
-    assert agent.until("end")["returncode"] == -15  # SIGTERM from its agent: no orphan keeps a GPU
+    agent.proc.stdin.close()  # memtui's reaper was killed, or the network never came back
     assert agent.proc.wait(timeout=10) == 0
-    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+    wait_until(lambda: (folder / "end.json").exists(), timeout=float(LEASE) + 20, what="the keeper to stop it")
+    assert _gone(pid)
+    ended = json.loads((folder / "end.json").read_text())  # left for a follower that never comes
+    assert ended == {"returncode": -15, "lease_ran_out": True}  # SIGTERM from its keeper: no orphan keeps a GPU
+    wait_until(lambda: not folder.exists(), timeout=float(LEASE) + 20, what="the folder to go")

@@ -208,8 +208,8 @@ def _pass_on(members: list[Member], signum: signal.Signals) -> None:
 
 def _drop_connections(members: list[Member]) -> None:
     for m in members:
-        if m.returncode is None and hasattr(m.popen, "pass_file") and m.popen.popen.poll() is None:
-            m.popen.popen.kill()
+        if m.returncode is None and hasattr(m.popen, "give_up"):
+            m.popen.give_up()
 
 
 def _kill_all(members: list[Member], signum: signal.Signals, name: str) -> None:

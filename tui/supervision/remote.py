@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,6 +41,11 @@ SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "ServerAl
                "-o", "ServerAliveCountMax=3", "-T")
 HELLO_TIMEOUT = 30.0
 LOST = 255  # ssh's own exit status: the connection failed or dropped
+LEASE_ENV = "MEMTUI_AGENT_LEASE"
+DEFAULT_LEASE = 60.0  # seconds a remote worker keeps running with no connection from memtui
+MIN_LEASE = 3.0
+RECONNECT_SHARE = 0.6  # of the lease, spent trying to connect again (the rest is the keeper's margin)
+RECONNECT_PAUSE = 1.0  # seconds between tries
 KEPT_FILE = "hook.json"  # rank 0's hook hello, written into the local run folder (the others are passed on)
 # The variables a remote worker gets from here: memtui's and the frameworks' own
 # (its host keeps its PATH, HOME and GPUs); the group's are set by the agent.
@@ -123,64 +129,125 @@ def forwarded_env(env: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k.startswith(FORWARDED_PREFIXES) and k not in WORKER_ENV}
 
 
+def lease_seconds(environ: Mapping[str, str] | None = None) -> float:
+    """How long a remote worker keeps running with no connection from memtui (MEMTUI_AGENT_LEASE)."""
+    raw = (os.environ if environ is None else environ).get(LEASE_ENV, "")
+    try:
+        return max(MIN_LEASE, float(raw)) if raw else DEFAULT_LEASE
+    except ValueError:
+        return DEFAULT_LEASE
+
+
 class RemoteWorker:
-    """One rank on another host, driven over one SSH connection; Popen-like for the reaper."""
+    """One rank on another host, driven over SSH; Popen-like for the reaper.
+
+    The worker belongs to the keeper on its host, not to the connection: when
+    a connection drops, this reconnects (`agent follow`, from the byte offsets
+    already written here) for up to RECONNECT_SHARE of the lease, and the run
+    goes on. Only when no connection could be made again is the worker's
+    ending "the connection was lost" (and its keeper stops it once the lease
+    runs out, so no orphan keeps a GPU)."""
 
     def __init__(self, run_dir: Path, rank: int, local_rank: int, world: int, address: str, destination: str,
                  job: dict[str, Any], relay: Callable[[int, str, str], None]) -> None:
         self.run_dir, self.rank, self.destination = run_dir, rank, destination
+        self.folder = job.get("cwd") or os.getcwd()
         self.returncode: int | None = None
         self.remote_pid: int | None = None
         self.remote_host: str | None = None
         self.lost_connection = False
+        self.reconnects = 0
         self.error: str | None = None
+        self.lease = lease_seconds()
+        self.offsets = {"events": 0, "log": 0}  # bytes of the worker's files already written here
         self._end: int | None = None
         self._ended = False
+        self._given_up = False
+        self._unsent: str | None = None  # a signal that found no connection, sent again on the next one
         self._relay = relay
         self._lock = threading.Lock()
         self._log = open(run_dir / log_name(rank), "ab", buffering=0)  # noqa: SIM115 - closed by the reader
         self._events = open(run_dir / events_name(rank), "ab", buffering=0)  # noqa: SIM115
-        command = agent_command(job.get("cwd") or os.getcwd(), "worker", "--run-dir", str(run_dir),
-                                "--rank", str(rank), "--local-rank", str(local_rank), "--world", str(world),
-                                "--address", address)
+        self.popen = self._connect("worker", "--run-dir", str(run_dir), "--rank", str(rank), "--local-rank",
+                                   str(local_rank), "--world", str(world), "--address", address,
+                                   "--lease", str(self.lease))
+        self._write(json.dumps(job) + "\n")
+        self._done = threading.Event()
+        self._reader = threading.Thread(target=self._follow, name=f"rank{rank}@{destination}", daemon=True)
+        self._reader.start()
+
+    def _connect(self, *args: str) -> subprocess.Popen[bytes]:
         # A session of its own: the stop signals memtui sends the run's process group
         # reach the workers through the agent (send_signal), not by killing ssh.
-        argv = ssh_argv(destination, command)
-        self.popen = subprocess.Popen([*argv], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=self._log, start_new_session=True)
-        self._write(json.dumps(job) + "\n")
-        self._reader = threading.Thread(target=self._read, name=f"rank{rank}@{destination}", daemon=True)
-        self._reader.start()
+        argv = ssh_argv(self.destination, agent_command(self.folder, *args))
+        return subprocess.Popen([*argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
+                                start_new_session=True)
 
     @property
     def pid(self) -> int:
         return self.popen.pid
 
-    def _write(self, line: str) -> None:
+    def _write(self, line: str) -> bool:
         with self._lock:
             try:
                 assert self.popen.stdin is not None
                 self.popen.stdin.write(line.encode())
                 self.popen.stdin.flush()
+                return True
             except (OSError, ValueError):
-                pass  # the connection is gone; poll() says so
+                return False  # the connection is gone; the reader reconnects
 
-    def _read(self) -> None:
-        assert self.popen.stdout is not None
+    def _follow(self) -> None:
         try:
-            for raw in self.popen.stdout:
-                self._take(_json_line(raw))
+            while True:
+                assert self.popen.stdout is not None
+                for raw in self.popen.stdout:
+                    self._take(_json_line(raw))
+                self.popen.wait()
+                if self._ended or self._given_up or not self._reconnect():
+                    break
         finally:
             self._log.close()
             self._events.close()
+            if self._ended and isinstance(self._end, int):
+                self.returncode = self._end
+            else:  # no ending from the agent: the connection could not be had again
+                self.lost_connection = not self._ended
+                self.returncode = LOST if self.lost_connection else 1
+            self._done.set()
+
+    def _reconnect(self) -> bool:
+        """A new connection to the same worker, or False when none could be made within the window."""
+        self._log.write(f"memtui: the SSH connection to {self.destination} ended; reconnecting\n".encode())
+        deadline = time.monotonic() + self.lease * RECONNECT_SHARE
+        while time.monotonic() < deadline and not self._given_up:
+            time.sleep(RECONNECT_PAUSE)
+            popen = self._connect("follow", "--run-dir", str(self.run_dir), "--rank", str(self.rank),
+                                  "--events-from", str(self.offsets["events"]), "--log-from", str(self.offsets["log"]))
+            assert popen.stdout is not None
+            first = _json_line(popen.stdout.readline())
+            if first is not None and first.get("t") == "started":
+                with self._lock:
+                    self.popen = popen
+                self.reconnects += 1
+                self._take(first)
+                if self._unsent is not None and self._write(f"signal {self._unsent}\n"):
+                    self._unsent = None
+                return True
+            popen.wait()
+            if first is not None and first.get("gone"):
+                return False  # the worker's folder is gone from its host: nothing to follow
+        return False
 
     def _take(self, message: dict[str, Any] | None) -> None:
         if message is None:
             return
         kind = message.get("t")
         if kind == "out":
-            target = self._events if message.get("file") == "events" else self._log
-            target.write(str(message.get("text", "")).encode())
+            name = "events" if message.get("file") == "events" else "log"
+            (self._events if name == "events" else self._log).write(str(message.get("text", "")).encode())
+            if isinstance(message.get("offset"), int):
+                self.offsets[name] = message["offset"]
         elif kind == "mem":
             write_json_atomic(self.run_dir / memory_name(self.rank),
                               {**message, "rank": self.rank, "host": self.remote_host or self.destination,
@@ -196,35 +263,30 @@ class RemoteWorker:
                 self._log.write(f"memtui agent on {self.destination}: {self.error}\n".encode())
 
     def poll(self) -> int | None:
-        if self.returncode is not None:
-            return self.returncode
-        code = self.popen.poll()
-        if code is None:
-            return None
-        self._reader.join(timeout=5)
-        if self._ended and isinstance(self._end, int):
-            self.returncode = self._end
-        else:  # no end from the agent: the connection dropped, or the agent could not run
-            self.lost_connection = not self._ended
-            self.returncode = code if code not in (0, None) else LOST
-        return self.returncode
+        return self.returncode if self._done.is_set() else None
 
     def wait(self) -> int:
-        self.popen.wait()
-        code = self.poll()
-        return LOST if code is None else code
+        self._done.wait()
+        return LOST if self.returncode is None else self.returncode
 
     def send_signal(self, signum: int) -> None:
         name = {signal.SIGINT: "INT", signal.SIGTERM: "TERM", signal.SIGKILL: "KILL"}.get(signum)
-        if name is not None:
-            self._write(f"signal {name}\n")
+        if name is not None and not self._write(f"signal {name}\n"):
+            self._unsent = name
+
+    def give_up(self) -> None:
+        """No more reconnecting: cut the connection (its keeper stops the worker when the lease runs out)."""
+        self._given_up = True
+        if self.popen.poll() is None:
+            self.popen.kill()
 
     def pass_file(self, name: str, text: str) -> None:
         self._write(f"file {name} {text.replace(chr(10), chr(92) + 'n')}\n")
 
     def record(self) -> dict[str, Any]:
         return {"host": self.destination, "remote_host": self.remote_host, "remote_pid": self.remote_pid,
-                "lost_connection": self.lost_connection, **({"error": self.error} if self.error else {})}
+                "lost_connection": self.lost_connection, "reconnects": self.reconnects,
+                **({"error": self.error} if self.error else {})}
 
 
 def _json_line(raw: bytes) -> dict[str, Any] | None:
