@@ -96,9 +96,10 @@ def run_script(tmp_path: Path, script: str, *args: str, env: dict[str, str] | No
 
 
 def run_and_interrupt(tmp_path: Path, script: str, *args: str, signals: int = 1, after_steps: int = 1,
-                      timeout: float = 180, **settings: Any) -> ScriptRun:
+                      timeout: float = 180, ready: Path | None = None, **settings: Any) -> ScriptRun:
     """Start the script, send SIGINT (`signals` times) once `after_steps` step
-    events are in the file, and wait for it to end."""
+    events are in the file (or, with `ready`, once the script wrote that file),
+    and wait for it to end."""
     run_dir = tmp_path / "run"
     work = tmp_path / "work"
     work.mkdir(parents=True, exist_ok=True)
@@ -108,7 +109,9 @@ def run_and_interrupt(tmp_path: Path, script: str, *args: str, signals: int = 1,
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline and proc.poll() is None:
-            if events.exists() and events.read_bytes().count(b'"type":"step"') >= after_steps:
+            if ready is not None and ready.exists():
+                break
+            if ready is None and events.exists() and events.read_bytes().count(b'"type":"step"') >= after_steps:
                 break
             time.sleep(0.05)
         for _ in range(signals):

@@ -61,9 +61,12 @@ def test_sigint_ends_fit_after_the_step_and_the_scripts_saving_code_runs(tmp_pat
 
 def test_a_second_sigint_raises_keyboardinterrupt_as_usual(tmp_path: Path) -> None:
     after = tmp_path / "after.txt"
-    # Steps of 2 s: the second SIGINT (0.3 s after the first) must find fit() still
-    # stopping; with short steps a loaded machine let fit() end in between.
-    run = run_and_interrupt(tmp_path, "slow_steps.py", "--after", str(after), "--sleep", "2", signals=2)
+    # Both signals are sent while the script's own callback sleeps (Python code, 2 s of it):
+    # sent while a TensorFlow op held the main thread, Python would run its handler once
+    # for the two (a loaded machine did that), and the second would never be seen.
+    sleeping = tmp_path / "sleeping"
+    run = run_and_interrupt(tmp_path, "slow_steps.py", "--after", str(after), "--sleep", "2", "--sleeping",
+                            str(sleeping), signals=2, ready=sleeping)
     assert run.returncode == -signal.SIGINT  # Python ends itself by SIGINT on an uncaught KeyboardInterrupt
     assert run.stderr.strip().splitlines()[-1] == "KeyboardInterrupt"
     assert not after.exists()

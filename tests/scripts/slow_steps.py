@@ -12,11 +12,14 @@ import numpy as np
 
 class SlowLogger(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
+        if args.sleeping:  # says when Python code (not a TensorFlow op) is running: signals land at once
+            Path(args.sleeping).write_text(f"{batch}\n")
         time.sleep(args.sleep)
 
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--after")
+parser.add_argument("--sleeping", help="write this file each time the logger starts sleeping")
 parser.add_argument("--sleep", type=float, default=0.4)
 parser.add_argument("--samples", type=int, default=640)
 args = parser.parse_args()
