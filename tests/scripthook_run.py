@@ -95,6 +95,10 @@ def run_script(tmp_path: Path, script: str, *args: str, env: dict[str, str] | No
     return ScriptRun(result.returncode, result.stdout, result.stderr, run_dir)
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_and_interrupt(tmp_path: Path, script: str, *args: str, signals: int = 1, after_steps: int = 1,
                       timeout: float = 180, ready: Path | None = None, **settings: Any) -> ScriptRun:
     """Start the script, send SIGINT (`signals` times) once `after_steps` step
@@ -103,8 +107,12 @@ def run_and_interrupt(tmp_path: Path, script: str, *args: str, signals: int = 1,
     run_dir = tmp_path / "run"
     work = tmp_path / "work"
     work.mkdir(parents=True, exist_ok=True)
+    # SIGINT at its default, as in a terminal: a test run started in the background (CI
+    # does that) ignores SIGINT, the script inherits that, and a script that ignores
+    # SIGINT rightly gets no KeyboardInterrupt from a second one, with or without memtui.
     proc = subprocess.Popen([sys.executable, str(SCRIPTS / script), *args], cwd=work, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=hooked_env(run_dir, **settings))
+                            stderr=subprocess.PIPE, text=True, env=hooked_env(run_dir, **settings),
+                            preexec_fn=_default_sigint)
     events = run_dir / "events.jsonl"
     deadline = time.monotonic() + timeout
     try:

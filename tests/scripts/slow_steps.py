@@ -14,8 +14,7 @@ class SlowLogger(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if args.sleeping:  # says when Python code (not a TensorFlow op) is running: signals land at once
             Path(args.sleeping).write_text(f"{batch}\n")
-        # Short naps: Python runs a signal handler between them, whichever thread the kernel
-        # gave the signal to (one long sleep is only cut short when the main thread got it).
+        # Short naps: Python code runs between them, where a signal handler runs at once.
         until = time.monotonic() + args.sleep
         while time.monotonic() < until:
             time.sleep(0.02)
