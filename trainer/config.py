@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 
 from trainer.command import CommandError, ScriptCommand
 from trainer.distributed import MAX_WORKERS, WorkersError, per_worker_batch
-from trainer.hosts import HostsError, parse_hosts
+from trainer.hosts import hosts_problem, worker_count
 
 # The seed's two CNNs: name -> (conv filters of the three blocks, dense units).
 # Here, in the contract, because the trainer builds them and memtui's pre-flight
@@ -76,12 +76,8 @@ class RunConfig:
     def __post_init__(self) -> None:
         if not self.kind:
             object.__setattr__(self, "kind", "script" if self.script is not None else "builtin")
-        if isinstance(self.hosts, str) and self.workers == 1:
-            # --hosts says how many workers; --workers may say it too, and must then agree (validate).
-            try:
-                object.__setattr__(self, "workers", len(parse_hosts(self.hosts)))
-            except HostsError:
-                pass  # validate names it
+        if self.workers == 1 and (count := worker_count(self.hosts)):
+            object.__setattr__(self, "workers", count)  # --hosts says how many; --workers, given, must agree
         validate(self)
 
     @property
@@ -233,22 +229,10 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError("--grad-accum above 1 is not supported with --strategy mirrored; choose one")
     if cfg.strategy == "mirrored" and cfg.backend != "tensorflow":
         raise ConfigError(f"--strategy mirrored is TensorFlow's; it cannot run with --backend {cfg.backend}")
-    if cfg.hosts is not None:
-        _validate_hosts(cfg)
+    if cfg.hosts is not None and (problem := hosts_problem(cfg.hosts, cfg.workers)):
+        raise ConfigError(problem)
     if cfg.workers > 1:
         _validate_workers(cfg)
-
-
-def _validate_hosts(cfg: RunConfig) -> None:
-    if not isinstance(cfg.hosts, str):
-        raise ConfigError(f"--hosts: {cfg.hosts!r} must be host names separated by commas, e.g. --hosts gpu1,gpu2")
-    try:
-        ranks = parse_hosts(cfg.hosts)
-    except HostsError as exc:
-        raise ConfigError(str(exc)) from None
-    if cfg.workers != len(ranks):
-        raise ConfigError(f"--workers {cfg.workers} and --hosts {cfg.hosts} disagree: the hosts name {len(ranks)} "
-                          f"workers; leave --workers out (--hosts says how many) or write host:N")
 
 
 def _validate_workers(cfg: RunConfig) -> None:

@@ -46,6 +46,28 @@ def parse_hosts(spec: str) -> tuple[str, ...]:
     return tuple(ranks)
 
 
+def worker_count(spec: object) -> int | None:
+    """How many workers a --hosts list names (None: no list, or one that cannot run)."""
+    try:
+        return len(parse_hosts(spec)) if isinstance(spec, str) else None
+    except HostsError:
+        return None
+
+
+def hosts_problem(spec: object, workers: int) -> str | None:
+    """What is wrong with a --hosts list beside this worker count, in one line (None: nothing)."""
+    if not isinstance(spec, str):
+        return f"--hosts: {spec!r} must be host names separated by commas, e.g. --hosts gpu1,gpu2"
+    try:
+        ranks = parse_hosts(spec)
+    except HostsError as exc:
+        return str(exc)
+    if workers != len(ranks):
+        return (f"--workers {workers} and --hosts {spec} disagree: the hosts name {len(ranks)} workers; "
+                "leave --workers out (--hosts says how many) or write host:N")
+    return None
+
+
 def local_ranks(hosts: tuple[str, ...]) -> list[int]:
     """Each rank's index among the workers of its own host (which GPU it takes there)."""
     seen: dict[str, int] = {}

@@ -21,6 +21,15 @@ VERDICT_FILE = "verdict.json"  # memtui: the diagnosis
 LOCK_FILE = "control.lock"  # memtui: held by the screen that controls the run
 
 
+def read_json_object(path: Path) -> dict[str, Any] | None:
+    """A JSON object file's content; None when it is missing, unreadable, not JSON or not an object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     """Write-then-rename, so a reader never sees half a file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

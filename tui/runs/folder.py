@@ -8,7 +8,6 @@ why it refuses one.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from trainer.runfiles import (
     META_FILE,
     PID_FILE,
     VERDICT_FILE,
+    read_json_object,
     write_json_atomic,
 )
 from tui.common import procctl
@@ -49,14 +49,6 @@ from tui.runs.facts import (
 from tui.runs.ranks import worker_records
 
 _TAIL_BYTES = 64 * 1024
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 class RunDir:
@@ -97,7 +89,7 @@ class RunDir:
         return RunConfig.load(self.config_path)
 
     def meta(self) -> dict[str, Any]:
-        return _read_json(self.meta_path) or {}
+        return read_json_object(self.meta_path) or {}
 
     def update_meta(self, **changes: Any) -> None:
 
@@ -115,10 +107,10 @@ class RunDir:
         return decode_lines(data.split(b"\n"))
 
     def exit_info(self) -> dict[str, Any] | None:
-        return _read_json(self.exit_path)
+        return read_json_object(self.exit_path)
 
     def verdict(self) -> Verdict | None:
-        data = _read_json(self.verdict_path)
+        data = read_json_object(self.verdict_path)
         if data is None:
             return None
         try:
@@ -169,7 +161,7 @@ class RunDir:
             self.config()
         except ConfigError as exc:
             return str(exc)
-        if self.meta_path.exists() and _read_json(self.meta_path) is None:
+        if self.meta_path.exists() and read_json_object(self.meta_path) is None:
             return "meta.json is not a JSON object"
         try:
             with open(self.events_path, "rb") as fh:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from trainer.distributed import events_name
-from trainer.runfiles import EXIT_FILE
+from trainer.runfiles import EXIT_FILE, read_json_object
 
 TAIL_BYTES = 16 * 1024  # the newest steps of a file: steps are coalesced, a few lines a second
 WORKERS_FILE = "workers.json"  # the group's reaper (tui/supervision/group.py): each worker's rank, pid, host, files
@@ -57,8 +57,8 @@ def slowest(steps: dict[int, int]) -> tuple[int, int] | None:
 
 def worker_records(run_dir: Path) -> list[dict[str, Any]]:
     """Every worker of a group with how it ended (once ended) and its newest step; [] for one process."""
-    ended = _read(run_dir / EXIT_FILE).get("workers")
-    started = _read(run_dir / WORKERS_FILE).get("workers")
+    ended = (read_json_object(run_dir / EXIT_FILE) or {}).get("workers")
+    started = (read_json_object(run_dir / WORKERS_FILE) or {}).get("workers")
     records = ended if isinstance(ended, list) else started if isinstance(started, list) else []
     out = []
     for w in records:
@@ -68,11 +68,3 @@ def worker_records(run_dir: Path) -> list[dict[str, Any]]:
         out.append({**{k: w.get(k) for k in keep if k in w},
                     "steps": last_step(run_dir / str(w.get("events") or events_name(w["rank"])))})
     return out
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}

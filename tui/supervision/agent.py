@@ -43,8 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from trainer.distributed import VISIBLE_GPUS, free_port, gpu_ids, log_name, worker_env
+from trainer.runfiles import write_json_atomic
 from tui.supervision.agentfollow import StdinLines, follow
-from tui.supervision.agentkeeper import JOB_FILE, LEASE_FILE, keep, touch, write_json
+from tui.supervision.agentkeeper import JOB_FILE, LEASE_FILE, keep, touch
 from tui.supervision.agentkeeper import start as start_keeper
 
 PROTOCOL = 2
@@ -91,7 +92,7 @@ def worker(args: Job) -> int:
     env.update(worker_env(args.rank, args.world, args.address, gpus))
     if gpus:
         env[VISIBLE_GPUS] = gpus[args.local_rank % len(gpus)]  # this host's GPUs, by the rank's place on it
-    write_json(folder / JOB_FILE, {"argv": [_rewrite(a, run_dir, private) for a in argv], "cwd": job.get("cwd"),
+    write_json_atomic(folder / JOB_FILE, {"argv": [_rewrite(a, run_dir, private) for a in argv], "cwd": job.get("cwd"),
                                    "env": env, "log": log_name(args.rank)})
     touch(folder / LEASE_FILE)
     start_keeper(folder, args.lease)

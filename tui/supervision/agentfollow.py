@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from trainer.distributed import events_name, log_name
+from trainer.runfiles import read_json_object
 from tui.supervision.agentkeeper import END_FILE, LEASE_FILE, STATE_FILE, touch
 
 STOP_FILE = "stop.at"  # trainer/group.py's GroupStop: rank 0 names the step every worker stops after
@@ -167,7 +168,7 @@ def follow(folder: Path, rank: int, offsets: dict[str, int], lines: Iterator[byt
     next_memory = 0.0
     while not (gone.is_set() or out.broken.is_set()):
         touch(folder / LEASE_FILE)
-        ended = _read_json(folder / END_FILE)
+        ended = read_json_object(folder / END_FILE)
         for name, tail in tails.items():
             if text := tail.read():
                 out.send(t="out", file=name, text=text, offset=tail.offset)
@@ -190,22 +191,14 @@ def follow(folder: Path, rank: int, offsets: dict[str, int], lines: Iterator[byt
 def _state(folder: Path) -> dict[str, Any] | None:
     deadline = time.monotonic() + STATE_WAIT
     while time.monotonic() < deadline:
-        if (state := _read_json(folder / STATE_FILE)) is not None:
+        if (state := read_json_object(folder / STATE_FILE)) is not None:
             return state
-        if (ended := _read_json(folder / END_FILE)) is not None:  # it could not even start
+        if (ended := read_json_object(folder / END_FILE)) is not None:  # it could not even start
             return {"pid": 0, **ended}
         if not folder.exists():
             return None
         time.sleep(POLL)
     return None
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _steer(lines: Iterator[bytes], pid: int, folder: Path, gone: threading.Event) -> None:

@@ -25,7 +25,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+
+from trainer.runfiles import write_json_atomic
 
 STATE_FILE = "agent.json"  # the keeper: the worker's pid and the lease
 END_FILE = "end.json"  # the keeper: how the worker ended
@@ -33,12 +34,6 @@ LEASE_FILE = "lease"  # the followers: touched while memtui is connected
 JOB_FILE = "job.json"  # `agent worker`: what to run (argv, cwd, env)
 TERM_GRACE = 2.0
 POLL = 0.1
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def touch(path: Path) -> None:
@@ -64,9 +59,9 @@ def keep(folder: Path, lease: float) -> int:
             child = subprocess.Popen([*job["argv"]], cwd=job.get("cwd") or None, stdin=subprocess.DEVNULL,
                                      stdout=log, stderr=subprocess.STDOUT, env=job["env"], start_new_session=True)
         except OSError as exc:
-            write_json(folder / END_FILE, {"returncode": None, "error": f"cannot start {job['argv'][0]}: {exc}"})
+            write_json_atomic(folder / END_FILE, {"returncode": None, "error": f"cannot start {job['argv'][0]}: {exc}"})
             return 1
-    write_json(folder / STATE_FILE, {"pid": child.pid, "keeper": os.getpid(), "lease": lease})
+    write_json_atomic(folder / STATE_FILE, {"pid": child.pid, "keeper": os.getpid(), "lease": lease})
     stopping: float | None = None
     while (code := child.poll()) is None:
         if stopping is None and _lease_age(folder) > lease:
@@ -75,7 +70,7 @@ def keep(folder: Path, lease: float) -> int:
         elif stopping is not None and time.monotonic() - stopping > TERM_GRACE:
             _killpg(child.pid, signal.SIGKILL)
         time.sleep(POLL)
-    write_json(folder / END_FILE, {"returncode": code, "lease_ran_out": stopping is not None})
+    write_json_atomic(folder / END_FILE, {"returncode": code, "lease_ran_out": stopping is not None})
     # A follower sends the ending and removes the folder; if none comes within the lease, nobody will.
     deadline = time.monotonic() + lease
     while folder.exists() and time.monotonic() < deadline:

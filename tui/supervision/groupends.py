@@ -10,11 +10,11 @@ it was, what became of the others, and how fast they were stopped.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from trainer.protocol import Event, decode_lines
+from trainer.runfiles import read_json_object
 from tui.common.verdict import NOT_OOM, Verdict
 from tui.diagnosis import tail_text
 from tui.runs.folder import RunDir
@@ -52,12 +52,9 @@ def failing_memory(run: RunDir, exit_info: dict[str, Any], peak_rss: int | None,
     if worker is None or (worker.get("rank") == 0 and not worker.get("host")):
         return peak_rss, host_total
     if worker.get("host"):
-        try:
-            reading = json.loads((run.path / f"hostmem.rank{worker.get('rank')}.json").read_text(encoding="utf-8"))
-            total = int(reading.get("host_total") or 0)
-        except (OSError, ValueError, TypeError, AttributeError):
-            total = 0
-        return None, total or host_total
+        reading = read_json_object(run.path / f"hostmem.rank{worker.get('rank')}.json") or {}
+        total = reading.get("host_total")
+        return None, total if isinstance(total, int) and total > 0 else host_total
     return None, host_total
 
 

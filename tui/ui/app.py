@@ -294,18 +294,9 @@ class MemtuiApp(KeyedApp):
         only repaint the newest-step row."""
         if self._screen_ready():
             self._take_samples()
-            self._follow_ranks()
+            self.main.follow_ranks(self.attempt)
             self.main.catch_up()
             self.refresh_header()
-
-    def _follow_ranks(self) -> None:
-        """A group's newest step per rank, for the slowest worker beside rank 0 (a tail of each events file)."""
-        info = self.attempt
-        if info is None or info.config is None or info.config.workers < 2 or info.state not in LIVE_STATES:
-            return
-        from tui.runs.ranks import rank_steps
-
-        self.main.memory.rank_steps = rank_steps(Path(info.run_dir), info.config.workers)
 
     # --- launching -----------------------------------------------------------------
 

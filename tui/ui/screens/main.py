@@ -11,6 +11,7 @@ screen what happened; nothing here reads files or samples hardware.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
@@ -18,6 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 
 from trainer.protocol import Epoch, Error, Event, Oom, RunEnd, RunStart, Step
+from tui.common.states import LIVE_STATES
 from tui.common.units import step_count
 from tui.common.verdict import Verdict
 from tui.diagnosis.refusals import late_lines
@@ -212,6 +214,14 @@ class MainScreen(Screen[None]):
         self.plot_data.snapshot(snapshot)
         if draw:
             self.plots.draw()
+
+    def follow_ranks(self, info: AttemptInfo | None) -> None:
+        """A live group's newest step per rank, for the slowest worker beside rank 0 (a tail of each events file)."""
+        if info is None or info.config is None or info.config.workers < 2 or info.state not in LIVE_STATES:
+            return
+        from tui.runs.ranks import rank_steps
+
+        self.memory.rank_steps = rank_steps(Path(info.run_dir), info.config.workers)
 
     def catch_up(self) -> None:
         """The screen's tick: the log writes its waiting lines, the gauges their

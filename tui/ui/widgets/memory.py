@@ -16,6 +16,7 @@ from textual.markup import escape
 from textual.widget import Widget
 
 from trainer.protocol import Step
+from tui.runs.ranks import slowest
 from tui.telemetry.snapshot import GpuDevice, Snapshot, WorkerUsage
 from tui.ui.widgets.words import bar, level_style, level_symbol, nbytes, tf_memory
 
@@ -229,8 +230,6 @@ def _used_total(snap: Snapshot) -> tuple[int, int]:
 
 def _pace(steps: dict[int, int]) -> str:
     """The slowest worker beside rank 0: a straggler (a slow host, a stuck input pipeline) holds every step up."""
-    from tui.runs.ranks import slowest
-
     lag = slowest(steps)
     if lag is None or 0 not in steps:
         return ""
