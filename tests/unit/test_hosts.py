@@ -146,3 +146,17 @@ def test_hosts_on_the_command_line_reach_a_scripts_config_and_the_built_in_train
     ns.command = None
     builtin = resolve_run_config(ns)
     assert builtin.kind == "builtin" and builtin.workers == 2 and builtin.worker_batch == 4
+
+
+@pytest.mark.parametrize(("ssh", "words"), [
+    ('ssh "unclosed', "cannot be read as a command (No closing quotation)"),
+    ("/", "cannot run the ssh command '/' (Permission denied)"),
+    ("/nonexistent/ssh", "no ssh client here (/nonexistent/ssh)"),
+])
+def test_a_wrong_memtui_ssh_is_one_line_not_a_traceback(ssh: str, words: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tui.supervision.remote import hello
+
+    monkeypatch.setenv("MEMTUI_SSH", ssh)
+    answer = hello("gpu1", "/", "0.1.0")
+    assert answer.info is None and answer.problem is not None and words in answer.problem
+    assert "\n" not in answer.problem

@@ -88,6 +88,12 @@ def hello(destination: str, folder: str, version: str) -> Hello:
     except FileNotFoundError:
         return Hello(destination, None, f"host {destination}: no ssh client here ({os.environ.get(SSH_ENV) or 'ssh'}"
                                         "); install openssh-client")
+    except ValueError as exc:  # shlex could not split MEMTUI_SSH
+        return Hello(destination, None, f"{SSH_ENV}={os.environ.get(SSH_ENV)!r} cannot be read as a command ({exc}); "
+                                        f"write it as a shell line, e.g. {SSH_ENV}=\"ssh -p 2222 -i ~/.ssh/gpu\"")
+    except OSError as exc:  # found but not runnable (a folder, no execute permission)
+        return Hello(destination, None, f"host {destination}: cannot run the ssh command "
+                                        f"{os.environ.get(SSH_ENV) or 'ssh'!r} ({exc.strerror}); check {SSH_ENV}")
     except subprocess.TimeoutExpired:
         return Hello(destination, None, f"host {destination}: no answer over SSH within {HELLO_TIMEOUT:.0f} s")
     said = done.stderr.decode("utf-8", errors="replace").strip().splitlines()

@@ -83,7 +83,7 @@ def host_problems(config: RunConfig) -> list[str]:
 
     folder = config.script.workdir if config.script is not None else os.getcwd()
     answers = check_hosts(parse_hosts(config.hosts or ""), folder)
-    return [a.problem for a in answers.values() if a.problem is not None]
+    return list(dict.fromkeys(a.problem for a in answers.values() if a.problem is not None))  # MEMTUI_SSH's: once
 
 
 def warn_unhooked(prog: str, config: RunConfig) -> None:
